@@ -1,0 +1,41 @@
+# Switchboard. `make run` for a local server, `make test` for the test suite.
+SHELL := /bin/bash
+GO ?= go
+# make run: its own PostgreSQL and Redis under .local/dev
+DEV_PG ?= 55432
+DEV_REDIS ?= 56379
+# make test: a separate pair under .local/test (fsync off: tests only)
+TEST_PG ?= 55433
+TEST_REDIS ?= 56380
+
+.PHONY: run build test test-short bench stack-dev stack-test stop fmt vet lint
+
+build:
+	$(GO) build -o bin/switchboard ./cmd/switchboard
+
+run: build
+	@eval "$$(scripts/stack.sh start dev $(DEV_PG) $(DEV_REDIS) on)" && \
+	export SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=$${SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE:-true} && \
+	./bin/switchboard migrate && \
+	scripts/dev-account.sh && \
+	exec ./bin/switchboard serve
+
+test:
+	@eval "$$(scripts/stack.sh start test $(TEST_PG) $(TEST_REDIS) off)" && \
+	$(GO) vet ./... && \
+	$(GO) test -p 1 -count=1 -timeout 20m ./... && \
+	$(GO) test -run '^$$' -fuzz FuzzDecodeSendRequest -fuzztime 20s ./api/
+
+bench: build
+	scripts/bench.sh
+
+stop:
+	-scripts/stack.sh stop dev
+	-scripts/stack.sh stop test
+	-scripts/stack.sh stop bench
+
+fmt:
+	gofmt -w .
+
+vet:
+	$(GO) vet ./...

@@ -1,0 +1,198 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/routing"
+)
+
+var errorsIs = errors.Is
+
+type ruleJSON struct {
+	ID            string    `json:"id"`
+	Channel       *string   `json:"channel"`
+	To            *string   `json:"to"`
+	From          *string   `json:"from"`
+	Outcome       *string   `json:"outcome"`
+	DelayMS       *int      `json:"delay_ms"`
+	RatePerSecond *float64  `json:"rate_per_second"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+func ruleView(r *sb.SandboxRule) ruleJSON {
+	v := ruleJSON{ID: r.ID, Channel: strOrNil(string(r.Channel)), To: strOrNil(r.To), From: strOrNil(r.From),
+		Outcome: strOrNil(r.Outcome), DelayMS: r.DelayMS, CreatedAt: r.CreatedAt.UTC()}
+	if r.RatePerSecond > 0 {
+		rate := r.RatePerSecond
+		v.RatePerSecond = &rate
+	}
+	return v
+}
+
+var outcomes = map[string]bool{sb.OutcomeDelivered: true, sb.OutcomeUndelivered: true, sb.OutcomeFailed: true,
+	sb.OutcomeTransient: true, sb.OutcomeSilent: true}
+
+func (s *Server) putRule(c *gin.Context) {
+	var req struct {
+		Channel       sb.Channel `json:"channel"`
+		To            string     `json:"to"`
+		From          string     `json:"from"`
+		Outcome       string     `json:"outcome"`
+		DelayMS       *int       `json:"delay_ms"`
+		RatePerSecond *float64   `json:"rate_per_second"`
+	}
+	if !s.bind(c, &req) {
+		return
+	}
+	var fields []sb.FieldError
+	bad := func(f, m string) { fields = append(fields, sb.FieldError{Field: f, Message: m}) }
+	r := &sb.SandboxRule{AccountID: account(c), Channel: req.Channel, DelayMS: req.DelayMS}
+	if req.Channel != "" && !req.Channel.Valid() {
+		bad("channel", "unknown channel")
+	}
+	norm := func(field, v string) string {
+		ch := req.Channel
+		if ch == "" {
+			ch = sb.ChannelSMS // without a channel, addresses are phone numbers
+			if n, err := routing.NormalizePhone(v); err == nil {
+				return n
+			}
+			return v
+		}
+		n, err := routing.NormalizeAddress(ch, v)
+		if err != nil {
+			bad(field, errMessage(err))
+		}
+		return n
+	}
+	switch {
+	case req.To != "" && req.From != "":
+		bad("from", "a rule sets either an outcome for a destination (to) or a rate for a sender (from), not both")
+	case req.To != "":
+		r.To = norm("to", req.To)
+		if !outcomes[req.Outcome] {
+			bad("outcome", "must be one of delivered, undelivered, failed, transient, silent")
+		}
+		r.Outcome = req.Outcome
+		if req.DelayMS != nil && (*req.DelayMS < 0 || *req.DelayMS > 3_600_000) {
+			bad("delay_ms", "must be between 0 and 3600000")
+		}
+		if req.RatePerSecond != nil {
+			bad("rate_per_second", "applies to sender rules (from) only")
+		}
+	case req.From != "":
+		r.From = norm("from", req.From)
+		if req.RatePerSecond == nil || *req.RatePerSecond <= 0 || *req.RatePerSecond > 100000 {
+			bad("rate_per_second", "must be a number above 0 and at most 100000")
+		} else {
+			r.RatePerSecond = *req.RatePerSecond
+		}
+		if req.Outcome != "" || req.DelayMS != nil {
+			bad("outcome", "applies to destination rules (to) only")
+		}
+	default:
+		bad("to", "is required (or from, for a sender rate rule)")
+	}
+	if len(fields) > 0 {
+		s.writeError(c, sb.Invalid(fields...))
+		return
+	}
+	saved, err := s.store.PutRule(c.Request.Context(), r)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ruleView(saved))
+}
+
+func (s *Server) listRules(c *gin.Context) {
+	rules, err := s.store.ListRules(c.Request.Context(), account(c))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := make([]ruleJSON, len(rules))
+	for i, r := range rules {
+		out[i] = ruleView(r)
+	}
+	c.JSON(http.StatusOK, gin.H{"data": out})
+}
+
+func (s *Server) deleteRule(c *gin.Context) {
+	if err := s.store.DeleteRule(c.Request.Context(), account(c), c.Param("id")); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// sandboxInbound simulates a customer writing in: the message is stored as
+// inbound and announced as message.received, exactly as a provider's inbound
+// webhook would do.
+func (s *Server) sandboxInbound(c *gin.Context) {
+	var req struct {
+		Channel sb.Channel `json:"channel"`
+		From    string     `json:"from"`
+		To      string     `json:"to"`
+		Text    string     `json:"text"`
+	}
+	if !s.bind(c, &req) {
+		return
+	}
+	m, err := s.validate(&sendRequest{Channel: req.Channel, From: req.From, To: req.To, Text: req.Text})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	m.ID = uuid.Must(uuid.NewV7()).String()
+	m.AccountID = account(c)
+	m.Direction, m.Status = sb.Inbound, sb.StatusReceived
+	m.ProviderMessageID = "SBIN" + m.ID
+	created, _, deliveries, err := s.store.CreateMessage(c.Request.Context(), m, nil, nil)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.queue.EnqueueWebhooks(c.Request.Context(), deliveries); err != nil {
+		s.log.WarnContext(c.Request.Context(), "enqueue webhooks; sweeper will retry", "err", err)
+	}
+	c.JSON(http.StatusAccepted, created)
+}
+
+type submissionJSON struct {
+	ID                string     `json:"id"`
+	MessageID         string     `json:"message_id"`
+	Channel           sb.Channel `json:"channel"`
+	From              string     `json:"from"`
+	To                string     `json:"to"`
+	Text              string     `json:"text"`
+	Attempt           int        `json:"attempt"`
+	Result            string     `json:"result"`
+	ProviderMessageID *string    `json:"provider_message_id"`
+	CreatedAt         time.Time  `json:"created_at"`
+}
+
+func (s *Server) listSubmissions(c *gin.Context) {
+	id := c.Query("message_id")
+	if id == "" {
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "message_id", Message: "is required"}))
+		return
+	}
+	subs, err := s.store.Submissions(c.Request.Context(), account(c), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := make([]submissionJSON, len(subs))
+	for i, x := range subs {
+		out[i] = submissionJSON{x.ID, x.MessageID, x.Channel, x.From, x.To, x.Text, x.Attempt, x.Result,
+			strOrNil(x.ProviderMessageID), x.CreatedAt.UTC()}
+	}
+	c.JSON(http.StatusOK, gin.H{"data": out})
+}

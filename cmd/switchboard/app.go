@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/api"
+	"github.com/switchboardhq/switchboard/postgres"
+	"github.com/switchboardhq/switchboard/providers/sandbox"
+	"github.com/switchboardhq/switchboard/queue"
+	"github.com/switchboardhq/switchboard/webhook"
+)
+
+// Roles a process can take.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// App is a running Switchboard process: API, workers, or both. Tests start
+// one on :0 and close it like the binary would on SIGTERM.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *postgres.DB
+	qc       *queue.Client
+	worker   *queue.Worker
+	http     *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+func queueConfig(cfg Config) queue.Config {
+	return queue.Config{
+		RedisURL: cfg.RedisURL, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts,
+		RetryBase: cfg.RetryBase, Lease: cfg.Lease, SweepInterval: cfg.SweepInterval,
+		SweepGrace: cfg.SweepGrace, ShutdownTimeout: cfg.ShutdownTimeout,
+		WebhookSchedule: cfg.webhookSchedule,
+	}
+}
+
+// Start opens PostgreSQL and Redis and starts what role asks for.
+func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App, error) {
+	if role != RoleAll && role != RoleAPI && role != RoleWorker {
+		return nil, fmt.Errorf("unknown role %q: want api, worker or all", role)
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns))
+	if err != nil {
+		return nil, err
+	}
+	qcfg := queueConfig(cfg)
+	qc, err := queue.NewClient(qcfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	a := &App{cfg: cfg, log: log, db: db, qc: qc, cancel: cancel}
+	guard := webhook.Guard{AllowPrivate: cfg.WebhookAllowPriv}
+
+	if role == RoleAll || role == RoleWorker {
+		carrier := sandbox.New(db, qc, cfg.SandboxDelay)
+		route := func(m *sb.Message) (string, queue.Provider) { return sandbox.Name, carrier }
+		a.worker = queue.NewWorker(qcfg, qc, db, route, guard, log)
+		if err := a.worker.Start(); err != nil {
+			a.Close()
+			return nil, err
+		}
+		sw := queue.NewSweeper(qcfg, qc, db, log)
+		a.wg.Go(func() { sw.Run(runCtx) })
+	}
+	if role == RoleAll || role == RoleAPI {
+		outbox := queue.NewOutbox(qc, db, log)
+		a.wg.Go(func() { outbox.Run(runCtx, 4) })
+		srv := api.New(api.Config{Guard: guard}, db, outboxEnqueuer{outbox, qc}, qc, log)
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		}
+		a.listener = ln
+		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+		a.wg.Go(func() {
+			if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server", "err", err)
+			}
+		})
+		log.Info("api listening", "addr", ln.Addr().String())
+	}
+	return a, nil
+}
+
+// Addr is the API's listening address.
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Close shuts down gracefully: stop accepting requests, flush the outbox,
+// let in-flight deliveries finish, then close connections.
+func (a *App) Close() {
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		a.http.Shutdown(ctx)
+		cancel()
+	}
+	if a.worker != nil {
+		a.worker.Shutdown()
+	}
+	a.cancel()
+	a.wg.Wait()
+	a.qc.Close()
+	a.db.Close()
+}
+
+type outboxEnqueuer struct {
+	*queue.Outbox
+	qc *queue.Client
+}
+
+func (o outboxEnqueuer) EnqueueWebhooks(ctx context.Context, ids []string) error {
+	return o.qc.EnqueueWebhooks(ctx, ids)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is the whole configuration, read from the environment once at start.
+type Config struct {
+	HTTPAddr         string        // SWITCHBOARD_HTTP_ADDR
+	DatabaseURL      string        // SWITCHBOARD_DATABASE_URL
+	RedisURL         string        // SWITCHBOARD_REDIS_URL
+	WebhookAllowPriv bool          // SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE
+	LogLevel         string        // SWITCHBOARD_LOG_LEVEL
+	Concurrency      int           // SWITCHBOARD_WORKER_CONCURRENCY
+	MaxAttempts      int           // SWITCHBOARD_DELIVERY_MAX_ATTEMPTS
+	RetryBase        time.Duration // SWITCHBOARD_DELIVERY_RETRY_BASE
+	SandboxDelay     time.Duration // SWITCHBOARD_SANDBOX_DELAY
+	SweepInterval    time.Duration // SWITCHBOARD_SWEEP_INTERVAL
+	SweepGrace       time.Duration // SWITCHBOARD_SWEEP_GRACE
+	Lease            time.Duration // SWITCHBOARD_DELIVERY_LEASE
+	DBMaxConns       int           // SWITCHBOARD_DB_MAX_CONNS
+	ShutdownTimeout  time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT
+
+	webhookSchedule []time.Duration // tests only
+}
+
+// loadConfig reads the environment over defaults that work with `make run`.
+func loadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		HTTPAddr:        ":8080",
+		DatabaseURL:     "postgres://postgres@127.0.0.1:55432/switchboard?sslmode=disable",
+		RedisURL:        "redis://127.0.0.1:56379/0",
+		LogLevel:        "info",
+		Concurrency:     64,
+		MaxAttempts:     6,
+		RetryBase:       time.Second,
+		SandboxDelay:    200 * time.Millisecond,
+		SweepInterval:   5 * time.Second,
+		SweepGrace:      15 * time.Second,
+		Lease:           30 * time.Second,
+		DBMaxConns:      32,
+		ShutdownTimeout: 20 * time.Second,
+	}
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	integer := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration like 500ms or 5s", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	str("SWITCHBOARD_HTTP_ADDR", &c.HTTPAddr)
+	str("SWITCHBOARD_DATABASE_URL", &c.DatabaseURL)
+	str("SWITCHBOARD_REDIS_URL", &c.RedisURL)
+	str("SWITCHBOARD_LOG_LEVEL", &c.LogLevel)
+	if v := getenv("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=%q: want true or false", v))
+		}
+		c.WebhookAllowPriv = b
+	}
+	integer("SWITCHBOARD_WORKER_CONCURRENCY", &c.Concurrency)
+	integer("SWITCHBOARD_DELIVERY_MAX_ATTEMPTS", &c.MaxAttempts)
+	integer("SWITCHBOARD_DB_MAX_CONNS", &c.DBMaxConns)
+	dur("SWITCHBOARD_DELIVERY_RETRY_BASE", &c.RetryBase)
+	dur("SWITCHBOARD_SANDBOX_DELAY", &c.SandboxDelay)
+	dur("SWITCHBOARD_SWEEP_INTERVAL", &c.SweepInterval)
+	dur("SWITCHBOARD_SWEEP_GRACE", &c.SweepGrace)
+	dur("SWITCHBOARD_DELIVERY_LEASE", &c.Lease)
+	dur("SWITCHBOARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %v", errs)
+	}
+	return c, nil
+}
+
+var _ = os.Getenv

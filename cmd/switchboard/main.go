@@ -1,0 +1,138 @@
+// Command switchboard runs the Switchboard API and delivery workers, applies
+// migrations, and manages accounts.
+//
+//	switchboard serve [--role api|worker|all]
+//	switchboard migrate
+//	switchboard accounts create --name NAME [--json]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/switchboardhq/switchboard/postgres"
+	"github.com/switchboardhq/switchboard/webhook"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  switchboard serve [--role api|worker|all]   run the API and/or delivery workers
+  switchboard migrate                         apply database migrations
+  switchboard accounts create --name NAME [--json]
+                                              create an account and print its API key
+Configuration comes from SWITCHBOARD_* environment variables (see README).`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("no command")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	switch args[0] {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		role := fs.String("role", RoleAll, "api, worker or all")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, *role, log)
+	case "migrate":
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrations applied: %d\n", len(applied))
+		for _, a := range applied {
+			fmt.Fprintln(stdout, "  "+a)
+		}
+		return nil
+	case "accounts":
+		if len(args) < 2 || args[1] != "create" {
+			return fmt.Errorf("usage: switchboard accounts create --name NAME [--json]")
+		}
+		fs := flag.NewFlagSet("accounts create", flag.ContinueOnError)
+		name := fs.String("name", "", "account name")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		if strings.TrimSpace(*name) == "" {
+			return fmt.Errorf("--name is required")
+		}
+		return createAccount(ctx, cfg, *name, *asJSON, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(ctx context.Context, cfg Config, role string, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := Start(ctx, cfg, role, log)
+	if err != nil {
+		return err
+	}
+	log.Info("switchboard started", "role", role, "webhook_allow_private", cfg.WebhookAllowPriv)
+	<-ctx.Done()
+	log.Info("shutting down: finishing in-flight deliveries")
+	app.Close()
+	log.Info("stopped")
+	return nil
+}
+
+func createAccount(ctx context.Context, cfg Config, name string, asJSON bool, stdout io.Writer) error {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		return err
+	}
+	id, key, err := db.CreateAccount(ctx, name, secret)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"account_id": id, "api_key": key, "status_callback_secret": secret,
+		})
+	}
+	fmt.Fprintf(stdout, "account_id: %s\napi_key:    %s   (shown once; stored hashed)\nstatus_callback_secret: %s\n", id, key, secret)
+	return nil
+}

@@ -1,0 +1,233 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+const messageColumns = `id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
+	status, coalesce(status_callback_url, ''), coalesce(encoding, ''), coalesce(segments, 0), provider,
+	coalesce(provider_message_id, ''), coalesce(error_code, ''), coalesce(error_message, ''),
+	attempts, sequence, created_at, updated_at`
+
+func scanMessage(row pgx.Row) (*sb.Message, error) {
+	var m sb.Message
+	var media []byte
+	err := row.Scan(&m.ID, &m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata,
+		&m.Status, &m.StatusCallbackURL, &m.Encoding, &m.Segments, &m.Provider,
+		&m.ProviderMessageID, &m.ErrorCode, &m.ErrorMessage, &m.Attempts, &m.Sequence, &m.CreatedAt, &m.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
+		return nil, fmt.Errorf("decode media_urls: %w", err)
+	}
+	return &m, nil
+}
+
+// CreateMessage stores a new outbound or inbound message with its first
+// event. With idem set, the insert and the key are committed together: a
+// concurrent duplicate waits on the key's row and then gets the original
+// answer (or a conflict) instead of a second message. render turns the
+// stored message into the response body that later replays return.
+func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempotency, render func(*sb.Message) (int, []byte, error)) (*sb.Message, *sb.Replay, []string, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if idem != nil {
+		// Claim the key first; a concurrent holder blocks us until it commits.
+		tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (account_id, key, request_hash, message_id, response_status, response_body)
+			VALUES ($1, $2, $3, $4, 0, '') ON CONFLICT DO NOTHING`, m.AccountID, idem.Key, idem.RequestHash, m.ID)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			tx.Rollback(ctx)
+			_, r, err := db.replay(ctx, m.AccountID, idem)
+			return nil, r, nil, err
+		}
+	}
+	now := db.now()
+	m.CreatedAt, m.UpdatedAt, m.Sequence = now, now, 1
+	media, _ := json.Marshal(m.MediaURLs)
+	if len(m.Metadata) == 0 {
+		m.Metadata = json.RawMessage("{}")
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
+		status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15)`,
+		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
+		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, now, m.ProviderMessageID)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("insert message: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO message_events (message_id, sequence, status, created_at) VALUES ($1, 1, $2, $3)`,
+		m.ID, m.Status, now); err != nil {
+		return nil, nil, nil, fmt.Errorf("insert event: %w", err)
+	}
+	var deliveries []string
+	if typ := m.Status.EventType(); typ != "" {
+		if deliveries, err = db.fanOut(ctx, tx, m, typ, now); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if idem != nil {
+		status, body, err := render(m)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE account_id = $1 AND key = $2`,
+			m.AccountID, idem.Key, status, body); err != nil {
+			return nil, nil, nil, fmt.Errorf("store idempotent response: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, nil, fmt.Errorf("commit message: %w", err)
+	}
+	return m, nil, deliveries, nil
+}
+
+func (db *DB) replay(ctx context.Context, accountID string, idem *sb.Idempotency) (*sb.Message, *sb.Replay, error) {
+	var hash []byte
+	var r sb.Replay
+	err := db.pool.QueryRow(ctx, `SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE account_id = $1 AND key = $2`,
+		accountID, idem.Key).Scan(&hash, &r.Status, &r.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if string(hash) != string(idem.RequestHash) {
+		return nil, nil, sb.Errorf(sb.ECONFLICT, "Idempotency-Key %q was used with a different request body", idem.Key)
+	}
+	return nil, &r, nil
+}
+
+// GetMessage returns one message of the account.
+func (db *DB) GetMessage(ctx context.Context, accountID, id string) (*sb.Message, error) {
+	if !validID(id) {
+		return nil, sb.ErrNotFound
+	}
+	m, err := scanMessage(db.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND account_id = $2`, id, accountID))
+	return m, notFound(err)
+}
+
+// loadMessage reads a message by id alone, for workers acting on their own
+// tasks.
+func (db *DB) loadMessage(ctx context.Context, q pgx.Tx, id string) (*sb.Message, error) {
+	m, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	return m, notFound(err)
+}
+
+// LoadMessage reads a message by id for the delivery worker.
+func (db *DB) LoadMessage(ctx context.Context, id string) (*sb.Message, error) {
+	m, err := scanMessage(db.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	return m, notFound(err)
+}
+
+// EncodeCursor and DecodeCursor make the keyset cursor (the last id seen)
+// opaque to clients.
+func EncodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// DecodeCursor reverses EncodeCursor.
+func DecodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !validID(string(b)) {
+		return "", sb.Invalid(sb.FieldError{Field: "cursor", Message: "not a cursor returned by this API"})
+	}
+	return string(b), nil
+}
+
+// ListMessages returns a page of the account's messages, newest first, and
+// the cursor of the next page ("" at the end). Keyset pagination on the
+// time-ordered id means rows inserted while a client pages land before its
+// cursor and never shift or repeat later pages.
+func (db *DB) ListMessages(ctx context.Context, accountID string, f sb.MessageFilter) ([]*sb.Message, string, error) {
+	where := []string{"account_id = $1"}
+	args := []any{accountID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Channel != "" {
+		add("channel = $%d", f.Channel)
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.Direction != "" {
+		add("direction = $%d", f.Direction)
+	}
+	if f.To != "" {
+		add("to_addr = $%d", f.To)
+	}
+	if !f.CreatedAfter.IsZero() {
+		add("created_at > $%d", f.CreatedAfter)
+	}
+	if !f.CreatedBefore.IsZero() {
+		add("created_at < $%d", f.CreatedBefore)
+	}
+	if f.Cursor != "" {
+		id, err := DecodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		add("id < $%d", id)
+	}
+	args = append(args, f.Limit+1)
+	q := fmt.Sprintf(`SELECT %s FROM messages WHERE %s ORDER BY id DESC LIMIT $%d`, messageColumns, strings.Join(where, " AND "), len(args))
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*sb.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = EncodeCursor(out[len(out)-1].ID)
+	}
+	return out, next, nil
+}
+
+// ListEvents returns a message's status events, oldest first.
+func (db *DB) ListEvents(ctx context.Context, accountID, id string) ([]sb.Event, error) {
+	if _, err := db.GetMessage(ctx, accountID, id); err != nil {
+		return nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT message_id, sequence, status, coalesce(error_code, ''), coalesce(error_message, ''), created_at
+		FROM message_events WHERE message_id = $1 ORDER BY sequence`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []sb.Event
+	for rows.Next() {
+		var e sb.Event
+		if err := rows.Scan(&e.MessageID, &e.Sequence, &e.Status, &e.ErrorCode, &e.ErrorMessage, &e.Timestamp); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+var errNotApplied = errors.New("transition not applied")

@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+type endpointTarget struct{ id, url string }
+
+func subscribedEndpoints(ctx context.Context, tx pgx.Tx, accountID, typ string) ([]endpointTarget, error) {
+	rows, err := tx.Query(ctx, `SELECT id, url FROM webhook_endpoints
+		WHERE account_id = $1 AND enabled AND ($2 = ANY(events) OR '*' = ANY(events))`, accountID, typ)
+	if err != nil {
+		return nil, fmt.Errorf("select endpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []endpointTarget
+	for rows.Next() {
+		var t endpointTarget
+		if err := rows.Scan(&t.id, &t.url); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// fanOut writes one outbox row per subscribed endpoint (and the message's
+// status_callback_url) inside the transaction that made the event, so an
+// event is never announced without having happened, nor lost if Redis is
+// down when it happens.
+func (db *DB) fanOut(ctx context.Context, tx pgx.Tx, m *sb.Message, typ string, at time.Time) ([]string, error) {
+	targets, err := subscribedEndpoints(ctx, tx, m.AccountID, typ)
+	if err != nil {
+		return nil, err
+	}
+	return db.insertDeliveries(ctx, tx, m, typ, at, targets)
+}
+
+func (db *DB) insertDeliveries(ctx context.Context, tx pgx.Tx, m *sb.Message, typ string, at time.Time, targets []endpointTarget) ([]string, error) {
+	if m.StatusCallbackURL != "" {
+		targets = append(targets, endpointTarget{url: m.StatusCallbackURL})
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	payload, err := sb.WebhookPayload(typ, m, at)
+	if err != nil {
+		return nil, fmt.Errorf("render webhook: %w", err)
+	}
+	ids := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = newID()
+		var endpoint any
+		if t.id != "" {
+			endpoint = t.id
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, url, event_type, payload, created_at, next_attempt_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, ids[i], m.AccountID, endpoint, t.url, typ, payload, at); err != nil {
+			return nil, fmt.Errorf("insert delivery: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+const endpointColumns = `id, account_id, url, events, description, enabled, coalesce(disabled_reason, ''), secret,
+	coalesce(previous_secret, ''), coalesce(previous_secret_expires_at, 'epoch'), created_at, updated_at`
+
+func scanEndpoint(row pgx.Row) (*sb.WebhookEndpoint, error) {
+	var e sb.WebhookEndpoint
+	err := row.Scan(&e.ID, &e.AccountID, &e.URL, &e.Events, &e.Description, &e.Enabled, &e.DisabledReason, &e.Secret,
+		&e.PreviousSecret, &e.PreviousSecretExpiresAt, &e.CreatedAt, &e.UpdatedAt)
+	return &e, err
+}
+
+// CreateEndpoint stores a new webhook endpoint.
+func (db *DB) CreateEndpoint(ctx context.Context, e *sb.WebhookEndpoint) (*sb.WebhookEndpoint, error) {
+	e.ID = newID()
+	return scanEndpoint(db.pool.QueryRow(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, events, description, secret)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+endpointColumns, e.ID, e.AccountID, e.URL, e.Events, e.Description, e.Secret))
+}
+
+// GetEndpoint returns one endpoint of the account.
+func (db *DB) GetEndpoint(ctx context.Context, accountID, id string) (*sb.WebhookEndpoint, error) {
+	if !validID(id) {
+		return nil, sb.ErrNotFound
+	}
+	e, err := scanEndpoint(db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1 AND account_id = $2`, id, accountID))
+	return e, notFound(err)
+}
+
+// ListEndpoints returns a page of the account's endpoints, newest first.
+func (db *DB) ListEndpoints(ctx context.Context, accountID, cursor string, limit int) ([]*sb.WebhookEndpoint, string, error) {
+	after := "ffffffff-ffff-ffff-ffff-ffffffffffff"
+	if cursor != "" {
+		id, err := DecodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = id
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+		accountID, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []*sb.WebhookEndpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, e)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = EncodeCursor(out[limit-1].ID)
+	}
+	return out, next, rows.Err()
+}
+
+// UpdateEndpoint applies u. Re-enabling clears the reason it was disabled.
+func (db *DB) UpdateEndpoint(ctx context.Context, accountID, id string, u sb.EndpointUpdate) (*sb.WebhookEndpoint, error) {
+	if !validID(id) {
+		return nil, sb.ErrNotFound
+	}
+	e, err := scanEndpoint(db.pool.QueryRow(ctx, `UPDATE webhook_endpoints SET
+		url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description),
+		enabled = coalesce($6, enabled),
+		disabled_reason = CASE WHEN $6 THEN NULL ELSE disabled_reason END,
+		updated_at = now()
+		WHERE id = $1 AND account_id = $2 RETURNING `+endpointColumns, id, accountID, u.URL, u.Events, u.Description, u.Enabled))
+	return e, notFound(err)
+}
+
+// DeleteEndpoint removes an endpoint and its pending deliveries.
+func (db *DB) DeleteEndpoint(ctx context.Context, accountID, id string) error {
+	if !validID(id) {
+		return sb.ErrNotFound
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2`, id, accountID)
+	if err != nil {
+		return fmt.Errorf("delete endpoint: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return sb.ErrNotFound
+	}
+	return nil
+}
+
+// RotateSecret makes secret current; the old secret keeps signing until
+// grace has passed, so receivers can switch without dropping events.
+func (db *DB) RotateSecret(ctx context.Context, accountID, id, secret string, grace time.Duration) (*sb.WebhookEndpoint, error) {
+	if !validID(id) {
+		return nil, sb.ErrNotFound
+	}
+	e, err := scanEndpoint(db.pool.QueryRow(ctx, `UPDATE webhook_endpoints SET previous_secret = secret,
+		previous_secret_expires_at = now() + $4::interval, secret = $3, updated_at = now()
+		WHERE id = $1 AND account_id = $2 RETURNING `+endpointColumns, id, accountID, secret, grace))
+	return e, notFound(err)
+}
+
+// DisableEndpoint turns an endpoint off, e.g. after it answered 410 Gone.
+func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1`, id, reason)
+	return err
+}
+
+// LoadDelivery returns a delivery with its signing secrets: the endpoint's,
+// or for a status_callback_url the account's callback secret.
+func (db *DB) LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, error) {
+	var d sb.DeliveryTarget
+	var endpointID *string
+	var secret, prev *string
+	var prevExp *time.Time
+	var enabled *bool
+	err := db.pool.QueryRow(ctx, `SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.created_at,
+		e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled
+		FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`, id).Scan(
+		&d.ID, &d.AccountID, &endpointID, &d.URL, &d.EventType, &d.Payload, &d.Status, &d.Attempts, &d.CreatedAt,
+		&secret, &prev, &prevExp, &enabled)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	d.Enabled = true
+	if endpointID != nil {
+		d.EndpointID = *endpointID
+		ep := sb.WebhookEndpoint{Secret: *secret}
+		if prev != nil && prevExp != nil {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = *prev, *prevExp
+		}
+		d.Secrets = ep.SigningSecrets(db.now())
+		d.Enabled = *enabled
+	} else {
+		s, err := db.CallbackSecret(ctx, d.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		d.Secrets = []string{s}
+	}
+	return &d, nil
+}
+
+// RecordAttempt stores one attempt and moves the delivery to status
+// (pending with next due time, delivered, failed or discarded).
+func (db *DB) RecordAttempt(ctx context.Context, d *sb.DeliveryTarget, a sb.WebhookAttempt, status string, next time.Time) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	var endpoint any
+	if d.EndpointID != "" {
+		endpoint = d.EndpointID
+	}
+	var code any
+	if a.StatusCode != 0 {
+		code = a.StatusCode
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, account_id, event_type, attempt, status_code, error, duration_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9)`, newID(), d.ID, endpoint, d.AccountID, d.EventType, a.Attempt, code, a.Error,
+		a.Duration.Milliseconds()); err != nil {
+		return fmt.Errorf("insert attempt: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, updated_at = now() WHERE id = $1`,
+		d.ID, status, a.Attempt, next); err != nil {
+		return fmt.Errorf("update delivery: %w", err)
+	}
+	return tx.Commit(ctx)
+}
+
+// ListAttempts returns a page of an endpoint's attempts, newest first.
+func (db *DB) ListAttempts(ctx context.Context, accountID, endpointID, cursor string, limit int) ([]sb.WebhookAttempt, string, error) {
+	if _, err := db.GetEndpoint(ctx, accountID, endpointID); err != nil {
+		return nil, "", err
+	}
+	after := "ffffffff-ffff-ffff-ffff-ffffffffffff"
+	if cursor != "" {
+		id, err := DecodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = id
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, delivery_id, endpoint_id, event_type, attempt, coalesce(status_code, 0), coalesce(error, ''), duration_ms, created_at
+		FROM webhook_attempts WHERE endpoint_id = $1 AND account_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4`, endpointID, accountID, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []sb.WebhookAttempt
+	for rows.Next() {
+		var a sb.WebhookAttempt
+		var ms int64
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.EndpointID, &a.EventType, &a.Attempt, &a.StatusCode, &a.Error, &ms, &a.CreatedAt); err != nil {
+			return nil, "", err
+		}
+		a.Duration = time.Duration(ms) * time.Millisecond
+		out = append(out, a)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = EncodeCursor(out[limit-1].ID)
+	}
+	return out, next, rows.Err()
+}

@@ -1,0 +1,40 @@
+package switchboard
+
+import (
+	"fmt"
+	"time"
+)
+
+// SendResult is what a provider says when it accepts a message.
+type SendResult struct {
+	ProviderMessageID string
+}
+
+// ProviderError is a provider's refusal, classified so the queue knows
+// whether to retry: permanent errors end delivery at once with Code on the
+// message; transient ones are retried with backoff, no sooner than RetryAfter.
+type ProviderError struct {
+	Code       string
+	Message    string
+	Permanent  bool
+	RetryAfter time.Duration
+}
+
+func (e *ProviderError) Error() string {
+	kind := "transient"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("provider %s error %s: %s", kind, e.Code, e.Message)
+}
+
+// Receipt is a provider's report of what became of a message it accepted.
+type Receipt struct {
+	AccountID         string
+	MessageID         string
+	Provider          string
+	ProviderMessageID string
+	Status            Status // delivered | undelivered | failed | read
+	ErrorCode         string
+	ErrorMessage      string
+}

@@ -1,0 +1,136 @@
+// Package sandbox is the built-in carrier every channel uses until a real
+// provider is connected: it accepts sends, records what it received, and
+// emits delivery receipts after a short delay, so the whole pipeline works
+// offline. Magic numbers and per-address rules script its answers.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+// Name is how messages name this provider.
+const Name = "sandbox"
+
+// Magic destination numbers, documented in the README.
+const (
+	NumberInvalid     = "+15005550001" // refused permanently: invalid number
+	NumberTransient   = "+15005550002" // transient error twice, then delivered
+	NumberSilent      = "+15005550006" // accepted, never receipted: stays sent
+	NumberUndelivered = "+15005550009" // accepted, then undelivered
+)
+
+// transientFailures is how often NumberTransient (and a transient rule)
+// fails before it succeeds.
+const transientFailures = 2
+
+// Store is what the sandbox remembers.
+type Store interface {
+	MatchRule(ctx context.Context, accountID string, ch sb.Channel, to string) (*sb.SandboxRule, error)
+	Submissions(ctx context.Context, accountID, messageID string) ([]sb.SandboxSubmission, error)
+	RecordSubmission(ctx context.Context, s *sb.SandboxSubmission) error
+}
+
+// Scheduler delivers a receipt after a delay.
+type Scheduler interface {
+	ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.Duration) error
+}
+
+// Provider is the sandbox carrier.
+type Provider struct {
+	store    Store
+	receipts Scheduler
+	delay    time.Duration
+}
+
+// New returns a sandbox carrier that receipts after delay.
+func New(store Store, receipts Scheduler, delay time.Duration) *Provider {
+	return &Provider{store: store, receipts: receipts, delay: delay}
+}
+
+// outcomeFor decides what happens to a send: a rule for the destination
+// wins over the magic numbers.
+func (p *Provider) outcomeFor(ctx context.Context, m *sb.Message) (outcome string, delay time.Duration, err error) {
+	delay = p.delay
+	rule, err := p.store.MatchRule(ctx, m.AccountID, m.Channel, m.To)
+	if err != nil {
+		return "", 0, fmt.Errorf("sandbox rule: %w", err)
+	}
+	if rule != nil {
+		if rule.DelayMS != nil {
+			delay = time.Duration(*rule.DelayMS) * time.Millisecond
+		}
+		return rule.Outcome, delay, nil
+	}
+	switch m.To {
+	case NumberInvalid:
+		return sb.OutcomeFailed, delay, nil
+	case NumberTransient:
+		return sb.OutcomeTransient, delay, nil
+	case NumberSilent:
+		return sb.OutcomeSilent, delay, nil
+	case NumberUndelivered:
+		return sb.OutcomeUndelivered, delay, nil
+	}
+	return sb.OutcomeDelivered, delay, nil
+}
+
+// Send accepts or refuses m as the rules say. m.ID is the idempotency key: a
+// message already accepted is answered with its original id and not
+// recorded again, as a carrier honouring idempotency keys would.
+func (p *Provider) Send(ctx context.Context, m *sb.Message) (sb.SendResult, error) {
+	prior, err := p.store.Submissions(ctx, m.AccountID, m.ID)
+	if err != nil {
+		return sb.SendResult{}, err
+	}
+	transients := 0
+	for _, s := range prior {
+		if s.Result == "accepted" {
+			return sb.SendResult{ProviderMessageID: s.ProviderMessageID}, nil
+		}
+		if s.Result == "transient" {
+			transients++
+		}
+	}
+	outcome, delay, err := p.outcomeFor(ctx, m)
+	if err != nil {
+		return sb.SendResult{}, err
+	}
+	sub := &sb.SandboxSubmission{
+		AccountID: m.AccountID, MessageID: m.ID, Channel: m.Channel, From: m.From, To: m.To,
+		Text: m.Text, Attempt: len(prior) + 1, Result: "accepted",
+	}
+	var refusal *sb.ProviderError
+	switch {
+	case outcome == sb.OutcomeFailed:
+		sub.Result = "failed"
+		refusal = &sb.ProviderError{Code: "21211", Message: "invalid 'To' number", Permanent: true}
+	case outcome == sb.OutcomeTransient && transients < transientFailures:
+		sub.Result = "transient"
+		refusal = &sb.ProviderError{Code: "30001", Message: "carrier queue overflow, try again"}
+	default:
+		sub.ProviderMessageID = "SB" + m.ID
+	}
+	if err := p.store.RecordSubmission(ctx, sub); err != nil {
+		return sb.SendResult{}, err
+	}
+	if refusal != nil {
+		return sb.SendResult{}, refusal
+	}
+	r := sb.Receipt{AccountID: m.AccountID, MessageID: m.ID, Provider: Name, ProviderMessageID: sub.ProviderMessageID}
+	switch outcome {
+	case sb.OutcomeSilent:
+		return sb.SendResult{ProviderMessageID: sub.ProviderMessageID}, nil
+	case sb.OutcomeUndelivered:
+		r.Status, r.ErrorCode, r.ErrorMessage = sb.StatusUndelivered, "30003", "unreachable destination handset"
+	default:
+		r.Status = sb.StatusDelivered
+	}
+	if err := p.receipts.ScheduleReceipt(ctx, r, delay); err != nil {
+		return sb.SendResult{}, err
+	}
+	return sb.SendResult{ProviderMessageID: sub.ProviderMessageID}, nil
+}

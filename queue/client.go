@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+// Client enqueues tasks. It is safe for concurrent use.
+type Client struct {
+	cfg   Config
+	asynq *asynq.Client
+	rdb   redis.UniversalClient
+}
+
+// NewClient connects to Redis at cfg.RedisURL.
+func NewClient(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", err)
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("unsupported redis url")
+	}
+	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), rdb: rdb}, nil
+}
+
+// Close closes the Redis connection.
+func (c *Client) Close() error { return c.rdb.Close() }
+
+// Ping reports whether Redis answers.
+func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+
+// Redis exposes the connection for the limiter and inspector.
+func (c *Client) Redis() redis.UniversalClient { return c.rdb }
+
+type deliverPayload struct {
+	MessageID  string `json:"message_id"`
+	EnqueuedAt int64  `json:"enqueued_at"` // Unix ns, for the pickup-latency metric
+}
+
+// EnqueueDelivery queues message id for sending. The task id is the message
+// id, so a second enqueue while the first task exists is a no-op; suffix
+// makes a distinct task for the sweeper's re-enqueue of a message whose
+// task is stuck with a dead worker.
+func (c *Client) EnqueueDelivery(ctx context.Context, id, suffix string) error {
+	body, _ := json.Marshal(deliverPayload{MessageID: id, EnqueuedAt: time.Now().UnixNano()})
+	taskID := id
+	if suffix != "" {
+		taskID += ":" + suffix
+	}
+	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, body),
+		asynq.Queue(QueueMessages), asynq.TaskID(taskID), asynq.MaxRetry(c.cfg.MaxAttempts-1))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue delivery %s: %w", id, err)
+	}
+	return nil
+}
+
+// EnqueueWebhooks queues webhook deliveries by id.
+func (c *Client) EnqueueWebhooks(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeWebhook, []byte(id)),
+			asynq.Queue(QueueWebhooks), asynq.TaskID("wh:"+id), asynq.MaxRetry(len(c.webhookSchedule())))
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("enqueue webhook %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// ScheduleReceipt makes r arrive after delay, as a carrier's receipt would.
+func (c *Client) ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.Duration) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	opts := []asynq.Option{asynq.Queue(QueueMessages), asynq.MaxRetry(10),
+		asynq.TaskID("rc:" + r.MessageID + ":" + string(r.Status) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36))}
+	if delay > 0 {
+		opts = append(opts, asynq.ProcessIn(delay))
+	}
+	if _, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeReceipt, body), opts...); err != nil {
+		return fmt.Errorf("schedule receipt: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+// inlineWait is the longest throttle wait a worker sleeps through instead of
+// handing the slot back to the queue.
+const inlineWait = 50 * time.Millisecond
+
+func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
+	var p deliverPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode task: %v: %w", err, asynq.SkipRetry)
+	}
+	if p.EnqueuedAt > 0 {
+		if n, _ := asynq.GetRetryCount(ctx); n == 0 {
+			pickupLatency.Observe(time.Since(time.Unix(0, p.EnqueuedAt)).Seconds())
+		}
+	}
+	m, err := w.store.LoadMessage(ctx, p.MessageID)
+	if errors.Is(err, sb.ErrNotFound) {
+		return fmt.Errorf("message %s: %w", p.MessageID, asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	if m.Status.Rank() > sb.StatusSending.Rank() {
+		return nil // already sent: this is a duplicate task
+	}
+	if err := w.throttle(ctx, m); err != nil {
+		return err
+	}
+	m, ok, err := w.store.Claim(ctx, m.ID, w.cfg.Lease)
+	if err != nil || !ok {
+		return err // !ok: sent already, or another worker holds it
+	}
+	name, prov := w.route(m)
+	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	start := time.Now()
+	res, sendErr := prov.Send(sendCtx, m)
+	cancel()
+	sendDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	if sendErr == nil {
+		return w.transition(ctx, m, sb.Change{Status: sb.StatusSent, Provider: name, ProviderMessageID: res.ProviderMessageID})
+	}
+	var pe *sb.ProviderError
+	if !errors.As(sendErr, &pe) {
+		pe = &sb.ProviderError{Code: "provider_unreachable", Message: sendErr.Error()}
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if pe.Permanent || m.Attempts >= w.cfg.MaxAttempts || retried >= maxRetry {
+		if err := w.transition(ctx, m, sb.Change{Status: sb.StatusFailed, Provider: name, ErrorCode: pe.Code, ErrorMessage: pe.Message}); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %w", sendErr, asynq.SkipRetry)
+	}
+	due := w.now().Add(max(pe.RetryAfter, w.cfg.RetryBase))
+	if err := w.store.Release(ctx, m.ID, due, pe.Code, pe.Message); err != nil {
+		return err
+	}
+	return &retryLater{after: pe.RetryAfter, err: sendErr}
+}
+
+// throttle applies the sender's rate limit: a short wait is slept through,
+// a long one hands the message back to the queue until its reserved slot.
+func (w *Worker) throttle(ctx context.Context, m *sb.Message) error {
+	rate, err := w.rates.get(ctx, m.AccountID, m.Channel, m.From)
+	if err != nil || rate <= 0 {
+		return err
+	}
+	wait, err := w.limiter.Reserve(ctx, m.AccountID+":"+string(m.Channel)+":"+m.From, m.ID, rate)
+	if err != nil || wait <= 0 {
+		return err
+	}
+	if wait <= inlineWait {
+		select {
+		case <-time.After(wait):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	throttledTotal.Inc()
+	if err := w.store.Release(ctx, m.ID, w.now().Add(wait), "", ""); err != nil {
+		return err
+	}
+	return &throttled{wait: wait}
+}
+
+// transition records a status change and enqueues the webhooks it caused.
+func (w *Worker) transition(ctx context.Context, m *sb.Message, c sb.Change) error {
+	res, err := w.store.Transition(ctx, m.ID, c)
+	if err != nil {
+		return fmt.Errorf("transition %s to %s: %w", m.ID, c.Status, err)
+	}
+	if res.Applied {
+		deliveriesTotal.WithLabelValues(string(m.Channel), string(c.Status)).Inc()
+	}
+	// If Redis refuses, the sweeper finds the outbox rows later.
+	if err := w.client.EnqueueWebhooks(ctx, res.Deliveries); err != nil {
+		w.log.WarnContext(ctx, "enqueue webhooks", "err", err)
+	}
+	return nil
+}
+
+// rateCache remembers sender limits briefly so a busy sender costs one
+// query per interval rather than one per message.
+type rateCache struct {
+	store Store
+	ttl   time.Duration
+	mu    sync.Mutex
+	m     map[string]rateEntry
+}
+
+type rateEntry struct {
+	rate float64
+	at   time.Time
+}
+
+func newRateCache(s Store, ttl time.Duration) *rateCache {
+	return &rateCache{store: s, ttl: ttl, m: map[string]rateEntry{}}
+}
+
+func (c *rateCache) get(ctx context.Context, account string, ch sb.Channel, from string) (float64, error) {
+	key := account + "\x00" + string(ch) + "\x00" + from
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < c.ttl {
+		return e.rate, nil
+	}
+	rate, err := c.store.SenderRate(ctx, account, ch, from)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.m[key] = rateEntry{rate, time.Now()}
+	c.mu.Unlock()
+	return rate, nil
+}

@@ -1,0 +1,107 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Outbox enqueues messages after the API has committed them. The API hands
+// it ids and answers 202 without waiting on Redis; the outbox enqueues in
+// batches and marks each batch queued in one transaction. If Redis is down
+// or the process dies, the messages stay "accepted" in PostgreSQL and the
+// sweeper enqueues them later: nothing accepted is lost.
+type Outbox struct {
+	client *Client
+	store  Store
+	log    *slog.Logger
+	ch     chan string
+	wg     sync.WaitGroup
+}
+
+// NewOutbox returns an outbox; Run drains it.
+func NewOutbox(client *Client, store Store, log *slog.Logger) *Outbox {
+	return &Outbox{client: client, store: store, log: log, ch: make(chan string, 65536)}
+}
+
+// Notify hands over a committed message. It never blocks: when the buffer
+// is full the sweeper picks the message up instead.
+func (o *Outbox) Notify(id string) {
+	select {
+	case o.ch <- id:
+	default:
+	}
+}
+
+// Run drains the outbox with a few parallel batchers until ctx ends, then
+// flushes what is left.
+func (o *Outbox) Run(ctx context.Context, parallel int) {
+	for range max(parallel, 1) {
+		o.wg.Go(func() { o.loop(ctx) })
+	}
+	o.wg.Wait()
+}
+
+func (o *Outbox) loop(ctx context.Context) {
+	batch := make([]string, 0, 256)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			// Flush what is buffered with a fresh deadline; the rest is swept.
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			for {
+				select {
+				case id := <-o.ch:
+					batch = append(batch, id)
+					if len(batch) < cap(batch) {
+						continue
+					}
+				default:
+				}
+				break
+			}
+			o.flush(fctx, batch)
+			cancel()
+			return
+		case id := <-o.ch:
+			batch = append(batch, id)
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case id := <-o.ch:
+				batch = append(batch, id)
+			default:
+				break fill
+			}
+		}
+		o.flush(ctx, batch)
+	}
+}
+
+func (o *Outbox) flush(ctx context.Context, batch []string) {
+	if len(batch) == 0 {
+		return
+	}
+	done := batch[:0:0]
+	for _, id := range batch {
+		if err := o.client.EnqueueDelivery(ctx, id, ""); err != nil {
+			o.log.WarnContext(ctx, "enqueue failed; sweeper will retry", "message_id", id, "err", err)
+			continue
+		}
+		done = append(done, id)
+	}
+	if len(done) == 0 {
+		return
+	}
+	deliveries, err := o.store.MarkQueued(ctx, done)
+	if err != nil {
+		o.log.WarnContext(ctx, "mark queued", "err", err)
+		return
+	}
+	if err := o.client.EnqueueWebhooks(ctx, deliveries); err != nil {
+		o.log.WarnContext(ctx, "enqueue webhooks; sweeper will retry", "err", err)
+	}
+}

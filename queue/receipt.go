@@ -1,0 +1,47 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+func (w *Worker) handleReceipt(ctx context.Context, t *asynq.Task) error {
+	var r sb.Receipt
+	if err := json.Unmarshal(t.Payload(), &r); err != nil {
+		return fmt.Errorf("decode receipt: %v: %w", err, asynq.SkipRetry)
+	}
+	return w.ApplyReceipt(ctx, r)
+}
+
+// ApplyReceipt moves a message to the status a provider reported. A receipt
+// for a message we do not know is counted and acknowledged (providers retry
+// unacknowledged ones forever); a late or out-of-order one changes nothing.
+func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
+	id := r.MessageID
+	if id == "" {
+		var err error
+		id, err = w.store.FindByProviderID(ctx, r.Provider, r.ProviderMessageID)
+		if errors.Is(err, sb.ErrNotFound) {
+			unknownReceipts.WithLabelValues(r.Provider).Inc()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	m, err := w.store.LoadMessage(ctx, id)
+	if errors.Is(err, sb.ErrNotFound) {
+		unknownReceipts.WithLabelValues(r.Provider).Inc()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return w.transition(ctx, m, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+}

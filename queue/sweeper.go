@@ -1,0 +1,88 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+// Sweeper re-enqueues work the database says is unfinished but nobody is
+// doing: messages accepted while Redis was down, messages whose worker died
+// mid-send (their lease ran out), and webhook deliveries whose task was
+// lost. Several processes may sweep at once; rows are claimed with SKIP
+// LOCKED.
+type Sweeper struct {
+	cfg    Config
+	client *Client
+	store  Store
+	log    *slog.Logger
+}
+
+// NewSweeper returns a sweeper; Run drives it.
+func NewSweeper(cfg Config, client *Client, store Store, log *slog.Logger) *Sweeper {
+	return &Sweeper{cfg: cfg.withDefaults(), client: client, store: store, log: log}
+}
+
+// Run sweeps every SweepInterval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "sweep", "err", err)
+			}
+		}
+	}
+}
+
+// Sweep does one pass.
+func (s *Sweeper) Sweep(ctx context.Context) error {
+	for {
+		stale, err := s.store.ClaimStale(ctx, s.cfg.SweepGrace, 500)
+		if err != nil {
+			return err
+		}
+		var accepted []string
+		suffix := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		for _, m := range stale {
+			// A queued or sending message may still have a task held by a
+			// dead worker under its own id; a distinct id gets it moving now.
+			sfx := suffix
+			if m.Status == sb.StatusAccepted {
+				sfx = ""
+			}
+			if err := s.client.EnqueueDelivery(ctx, m.ID, sfx); err != nil {
+				return err
+			}
+			if m.Status == sb.StatusAccepted {
+				accepted = append(accepted, m.ID)
+			}
+		}
+		sweptTotal.WithLabelValues("message").Add(float64(len(stale)))
+		if len(accepted) > 0 {
+			deliveries, err := s.store.MarkQueued(ctx, accepted)
+			if err != nil {
+				return err
+			}
+			if err := s.client.EnqueueWebhooks(ctx, deliveries); err != nil {
+				return err
+			}
+		}
+		if len(stale) < 500 {
+			break
+		}
+	}
+	ids, err := s.store.ClaimStaleDeliveries(ctx, s.cfg.SweepGrace, 1000)
+	if err != nil {
+		return err
+	}
+	sweptTotal.WithLabelValues("webhook").Add(float64(len(ids)))
+	return s.client.EnqueueWebhooks(ctx, ids)
+}

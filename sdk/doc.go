@@ -1,0 +1,33 @@
+// Package sdk is the Go client for the Switchboard REST API (docs/API.md).
+//
+// It depends only on the standard library. A Client groups the API by
+// resource, and every call takes a context.Context first:
+//
+//	client := sdk.New(apiKey, sdk.WithBaseURL("http://localhost:8080"))
+//	msg, err := client.Messages.Send(ctx, &sdk.SendMessageParams{
+//		Channel: sdk.ChannelSMS,
+//		From:    "+15005550000",
+//		To:      "+79991234567",
+//		Text:    "Hello",
+//	})
+//
+// Lists are Go iterators that fetch further pages on demand; break out of
+// the loop to stop fetching:
+//
+//	for m, err := range client.Messages.List(ctx, &sdk.ListMessagesParams{Status: sdk.StatusFailed}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(m.ID)
+//	}
+//
+// Every non-2xx response becomes an *Error carrying the RFC 9457 problem
+// fields and the request id. Transient failures (network errors, 429 and
+// 5xx) are retried with exponential backoff, honouring Retry-After. Sends
+// always carry an Idempotency-Key, generated when the caller gives none, and
+// the same key is reused on every retry so a message is never sent twice.
+//
+// Webhook receivers verify deliveries with VerifyWebhook (Standard Webhooks
+// 1.0) and decode them with ParseWebhookEvent; SignWebhook signs payloads
+// the same way the server does, for integrators' tests.
+package sdk
