@@ -1,0 +1,234 @@
+// Command sbbench is Switchboard's end-to-end load generator. It drives a
+// running server (normally the one scripts/bench.sh starts on a dedicated
+// PostgreSQL/Redis pair) and reports:
+//
+//   - phase 1, throughput: N messages from C keep-alive clients as fast as
+//     the server accepts them; accepted msg/s and API latency;
+//   - the delivery pipeline for those messages, read back from PostgreSQL
+//     (accept→delivered, enqueue→pickup) and from a local webhook receiver
+//     subscribed to message.delivered (webhooks received, accept→webhook);
+//   - phase 2, latency: a fixed offered rate, open loop, so that slow
+//     answers do not slow the offered load (no coordinated omission);
+//   - a baseline: the same number of tasks through bare asynq on the same
+//     Redis with a no-op handler, the ceiling the queue layer allows;
+//   - where the CPU went (per process group, from /proc) and how many
+//     PostgreSQL commits, WAL fsyncs and Redis commands each message cost.
+//
+// Progress goes to stderr; the report (a table, or JSON with -json) to
+// stdout. -out FILE also writes the JSON summary to FILE.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+type options struct {
+	url, key        string
+	n, c            int
+	rate            int
+	rateDuration    time.Duration
+	rateWorkers     int
+	from            string
+	dbURL, redisURL string
+	wait            time.Duration
+	baseline        bool
+	asJSON          bool
+	out             string
+	serverPID       int
+	pgPID           int
+	redisPID        int
+	poll            time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", "http://127.0.0.1:18090", "Switchboard base URL")
+	flag.StringVar(&o.key, "key", os.Getenv("SB_KEY"), "API key (default $SB_KEY)")
+	flag.IntVar(&o.n, "n", 20000, "messages in the throughput phase (and tasks in the asynq baseline)")
+	flag.IntVar(&o.c, "c", 32, "concurrent clients in the throughput phase")
+	flag.IntVar(&o.rate, "rate", 1000, "offered rate in the latency phase, msg/s (0 skips the phase)")
+	flag.DurationVar(&o.rateDuration, "rate-duration", 10*time.Second, "length of the latency phase")
+	flag.IntVar(&o.rateWorkers, "rate-workers", 256, "goroutines available to the latency phase's open-loop dispatcher")
+	flag.StringVar(&o.from, "from", "+15005550000", "sender number")
+	flag.StringVar(&o.dbURL, "db", os.Getenv("SWITCHBOARD_DATABASE_URL"), "PostgreSQL URL of the server's database (default $SWITCHBOARD_DATABASE_URL)")
+	flag.StringVar(&o.redisURL, "redis", os.Getenv("SWITCHBOARD_REDIS_URL"), "Redis URL of the server's queue (default $SWITCHBOARD_REDIS_URL)")
+	flag.DurationVar(&o.wait, "wait", 90*time.Second, "how long to wait for a phase's messages to be delivered and webhooked")
+	flag.BoolVar(&o.baseline, "baseline", true, "run the bare-asynq baseline")
+	flag.BoolVar(&o.asJSON, "json", false, "print the summary as JSON instead of a table")
+	flag.StringVar(&o.out, "out", "", "also write the JSON summary to this file")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "switchboard process id, for the CPU split")
+	flag.IntVar(&o.pgPID, "pg-pid", 0, "PostgreSQL postmaster id (its children count as postgres), for the CPU split")
+	flag.IntVar(&o.redisPID, "redis-pid", 0, "redis-server process id, for the CPU split")
+	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "how often to poll PostgreSQL while waiting for deliveries")
+	flag.Parse()
+	if o.key == "" || o.dbURL == "" || o.redisURL == "" {
+		fmt.Fprintln(os.Stderr, "sbbench: -key, -db and -redis (or SB_KEY, SWITCHBOARD_DATABASE_URL, SWITCHBOARD_REDIS_URL) are required")
+		os.Exit(2)
+	}
+	if o.n <= 0 || o.c <= 0 {
+		fmt.Fprintln(os.Stderr, "sbbench: -n and -c must be positive")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := run(ctx, o)
+	if sum != nil {
+		if o.out != "" {
+			b, _ := json.MarshalIndent(sum, "", "  ")
+			if werr := os.WriteFile(o.out, append(b, '\n'), 0o644); werr != nil {
+				fmt.Fprintln(os.Stderr, "sbbench: write", o.out+":", werr)
+			}
+		}
+		if o.asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(sum)
+		} else {
+			printReport(os.Stdout, sum)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sbbench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+// run does the phases in order. Each phase's deliveries are drained before
+// the next starts, so the delivered rate of phase 1 is not diluted by phase
+// 2's traffic and phase 2's API latency is measured with the pipeline in a
+// steady state at that rate, not while a burst backlog drains.
+func run(ctx context.Context, o options) (*Summary, error) {
+	sum := &Summary{Params: Params{N: o.n, C: o.c, Rate: o.rate, RateSeconds: o.rateDuration.Seconds(), URL: o.url}}
+	sum.Machine = machineInfo()
+	sum.Goals = goals
+
+	db, err := pgx.Connect(ctx, o.dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer db.Close(context.Background())
+	sum.Machine.PostgreSQL = pgVersion(ctx, db)
+	rc, err := newRedisStats(o.redisURL)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	sum.Machine.Redis = rc.version(ctx)
+
+	recv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer recv.Close()
+	api := newAPI(o.url, o.key, max(o.c, o.rateWorkers))
+	if err := api.ready(ctx, 30*time.Second); err != nil {
+		return nil, err
+	}
+	epID, err := api.createEndpoint(ctx, recv.URL())
+	if err != nil {
+		return nil, fmt.Errorf("register webhook endpoint: %w", err)
+	}
+	logf("webhook receiver %s registered as endpoint %s for message.delivered", recv.URL(), epID)
+	pipe := &pipeline{db: db, recv: recv, api: api, poll: o.poll}
+	if err := pipe.checkClean(ctx); err != nil {
+		return nil, err
+	}
+	procs := procGroups{self: os.Getpid(), server: o.serverPID, pg: o.pgPID, redis: o.redisPID}
+
+	// Phase 1: throughput.
+	logf("phase 1: %d messages from %d concurrent clients, as fast as accepted", o.n, o.c)
+	before := snapshot(ctx, procs, db, rc, api)
+	p1 := runThroughput(ctx, api, o.n, o.c, o.from)
+	afterSend := snapshot(ctx, procs, db, rc, api)
+	sum.Throughput = p1.stats
+	logf("phase 1: %d accepted in %.2fs = %.0f msg/s (p50 %.1f ms, p99 %.1f ms, %d errors)",
+		p1.stats.Accepted, p1.stats.Seconds, p1.stats.PerSec, p1.stats.Latency.P50, p1.stats.Latency.P99, p1.stats.Errors)
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
+	}
+	perr := pipe.waitDone(ctx, "phase 1", o.wait)
+	afterDrain := snapshot(ctx, procs, db, rc, api)
+	sum.ThroughputPipeline, err = pipe.stats(ctx, p1.ids, before.metrics, afterDrain.metrics)
+	if err != nil {
+		return sum, err
+	}
+	sum.ThroughputPipeline.WaitError = errString(perr)
+	sum.Resources = append(sum.Resources,
+		resources("phase 1: API sending window", before, afterSend, p1.stats.Accepted, 0),
+		resources("phase 1: first request → last webhook", before, afterDrain, p1.stats.Accepted, sum.ThroughputPipeline.Delivered))
+	logf("phase 1 pipeline: %d delivered, %.0f delivered msg/s, %.0f msg/s incl. webhooks, accept→delivered p99 %.0f ms",
+		sum.ThroughputPipeline.Delivered, sum.ThroughputPipeline.DeliveredPerSec, sum.ThroughputPipeline.WebhookedPerSec,
+		sum.ThroughputPipeline.AcceptToDelivered.P99)
+
+	// Phase 2: latency at a fixed offered rate.
+	if o.rate > 0 && ctx.Err() == nil {
+		total := int(float64(o.rate) * o.rateDuration.Seconds())
+		logf("phase 2: %d msg/s offered for %s (%d messages), open loop, up to %d in flight", o.rate, o.rateDuration, total, o.rateWorkers)
+		b2 := snapshot(ctx, procs, db, rc, api)
+		p2 := runFixedRate(ctx, api, o.rate, total, o.rateWorkers, o.from)
+		a2send := snapshot(ctx, procs, db, rc, api)
+		sum.FixedRate = &p2.stats
+		logf("phase 2: %d accepted at %.0f msg/s achieved (p50 %.1f ms, p99 %.1f ms, %d errors)",
+			p2.stats.Accepted, p2.stats.PerSec, p2.stats.Latency.P50, p2.stats.Latency.P99, p2.stats.Errors)
+		perr := pipe.waitDone(ctx, "phase 2", o.wait)
+		a2 := snapshot(ctx, procs, db, rc, api)
+		ps, err := pipe.stats(ctx, p2.ids, b2.metrics, a2.metrics)
+		if err != nil {
+			return sum, err
+		}
+		ps.WaitError = errString(perr)
+		sum.FixedRatePipeline = &ps
+		sum.Resources = append(sum.Resources, resources(fmt.Sprintf("phase 2: %d msg/s offered", o.rate), b2, a2send, p2.stats.Accepted, ps.Delivered))
+	}
+
+	// Baseline: bare asynq on the same Redis.
+	if o.baseline && ctx.Err() == nil {
+		logf("baseline: %d no-op tasks through bare asynq (queue %q), %d enqueuers, server concurrency 64", o.n, baselineQueue, o.c)
+		bb := snapshot(ctx, procs, db, rc, api)
+		bl, err := runBaseline(ctx, o.redisURL, o.n, o.c)
+		ba := snapshot(ctx, procs, db, rc, api)
+		if err != nil {
+			return sum, fmt.Errorf("baseline: %w", err)
+		}
+		sum.Baseline = bl
+		sum.Resources = append(sum.Resources, resources("baseline: bare asynq", bb, ba, bl.Processed, 0))
+		logf("baseline: enqueued %.0f/s, processed %.0f/s, pickup p99 %.1f ms", bl.EnqueuedPerSec, bl.ProcessedPerSec, bl.Pickup.P99)
+		if bl.ProcessedPerSec > 0 {
+			sum.Ratios.DeliveredVsAsynqProcessed = sum.ThroughputPipeline.DeliveredPerSec / bl.ProcessedPerSec
+		}
+		if bl.EnqueuedPerSec > 0 {
+			sum.Ratios.AcceptedVsAsynqEnqueued = sum.Throughput.PerSec / bl.EnqueuedPerSec
+		}
+	}
+	sum.Verdicts = judge(sum)
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
+	}
+	if perr != nil {
+		return sum, perr
+	}
+	return sum, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+var errTimeout = errors.New("timed out waiting for deliveries")

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboardhq/switchboard/postgres"
+	"github.com/switchboardhq/switchboard/sdk"
+	"github.com/switchboardhq/switchboard/testenv"
+	"github.com/switchboardhq/switchboard/webhook"
+)
+
+// stack is a running Switchboard on a fresh database and a flushed Redis,
+// tuned for fast tests (short retries, sweeps and receipt delays).
+type stack struct {
+	t   *testing.T
+	cfg Config
+	app *App
+	url string
+}
+
+func testConfig(t *testing.T) Config {
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DatabaseURL = testenv.DatabaseURL(t)
+	cfg.RedisURL = testenv.RedisURL(t)
+	cfg.WebhookAllowPriv = true
+	cfg.RetryBase = 50 * time.Millisecond
+	cfg.SandboxDelay = 50 * time.Millisecond
+	cfg.SweepInterval = 200 * time.Millisecond
+	cfg.SweepGrace = time.Second
+	cfg.Lease = 2 * time.Second
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.webhookSchedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
+	return cfg
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("SWITCHBOARD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func startStack(t *testing.T, cfg Config, role string) *stack {
+	t.Helper()
+	app, err := Start(context.Background(), cfg, role, testLogger())
+	if err != nil {
+		t.Fatalf("start %s: %v", role, err)
+	}
+	t.Cleanup(app.Close)
+	return &stack{t: t, cfg: cfg, app: app, url: "http://" + app.Addr()}
+}
+
+func newStack(t *testing.T) *stack { return startStack(t, testConfig(t), RoleAll) }
+
+// account creates an account and returns an SDK client for it whose every
+// request and response is checked against the OpenAPI spec.
+func (s *stack) account(name string) (*sdk.Client, string) {
+	s.t.Helper()
+	db, err := postgres.Open(context.Background(), s.cfg.DatabaseURL, 2)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	secret, _ := webhook.NewSecret()
+	id, key, err := db.CreateAccount(context.Background(), name, secret)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	hc := &http.Client{Transport: http.DefaultTransport, Timeout: 30 * time.Second}
+	return sdk.New(key, sdk.WithBaseURL(s.url), sdk.WithHTTPClient(hc)), id
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+func waitStatus(t *testing.T, c *sdk.Client, id string, want sdk.Status) *sdk.Message {
+	t.Helper()
+	var m *sdk.Message
+	waitFor(t, "message "+id+" to be "+string(want), 20*time.Second, func() bool {
+		var err error
+		m, err = c.Messages.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Status == want
+	})
+	return m
+}
+
+// receiver is a webhook endpoint that records what it is sent and answers
+// with scripted status codes.
+type receiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	got   []received
+	codes []int // answered in order; 200 after they run out
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+	event  struct {
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	msg sdk.Message
+}
+
+func newReceiver(t *testing.T, codes ...int) *receiver {
+	r := &receiver{codes: codes}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		rec := received{header: req.Header.Clone(), body: body}
+		json.Unmarshal(body, &rec.event)
+		json.Unmarshal(rec.event.Data, &rec.msg)
+		r.mu.Lock()
+		r.got = append(r.got, rec)
+		code := 200
+		if len(r.codes) > 0 {
+			code, r.codes = r.codes[0], r.codes[1:]
+		}
+		r.mu.Unlock()
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) all() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+func (r *receiver) types(messageID string) []string {
+	var out []string
+	for _, g := range r.all() {
+		if g.msg.ID == messageID {
+			out = append(out, g.event.Type)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func problemType(err error) string {
+	if e, ok := err.(*sdk.Error); ok {
+		return e.Code()
+	}
+	return ""
+}
