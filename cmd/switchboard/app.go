@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/api"
@@ -79,6 +82,8 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		a.wg.Go(func() { sw.Run(runCtx) })
 	}
 	if role == RoleAll || role == RoleAPI {
+		currentDepth.Store(queue.NewDepthCollector(qc))
+		registerDepth.Do(func() { prometheus.MustRegister(depthProxy{}) })
 		outbox := queue.NewOutbox(qc, db, log)
 		a.wg.Go(func() { outbox.Run(runCtx, 4) })
 		srv := api.New(api.Config{Guard: guard}, db, outboxEnqueuer{outbox, qc}, qc, log)
@@ -123,6 +128,25 @@ func (a *App) Close() {
 	a.wg.Wait()
 	a.qc.Close()
 	a.db.Close()
+}
+
+// The queue-depth collector is registered once per process and follows the
+// latest app's Redis connection (tests start several apps in one process).
+var (
+	registerDepth sync.Once
+	currentDepth  atomic.Pointer[queue.DepthCollector]
+)
+
+type depthProxy struct{}
+
+func (depthProxy) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(depthProxy{}, ch)
+}
+
+func (depthProxy) Collect(ch chan<- prometheus.Metric) {
+	if d := currentDepth.Load(); d != nil {
+		d.Collect(ch)
+	}
 }
 
 type outboxEnqueuer struct {

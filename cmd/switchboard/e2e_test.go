@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -368,5 +370,35 @@ func TestValidationProblems(t *testing.T) {
 				t.Fatalf("err %#v, want 422 naming %s", err, tt.field)
 			}
 		})
+	}
+}
+
+// TestOpsEndpoints: health, readiness and Prometheus metrics.
+func TestOpsEndpoints(t *testing.T) {
+	s := newStack(t)
+	c, _ := s.account("ops")
+	m := send(t, c, "+15557770000", "metrics")
+	waitStatus(t, c, m.ID, sdk.StatusDelivered)
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`,
+		"/readyz":  `"ready"`,
+		"/metrics": `switchboard_deliveries_total{channel="sms",status="delivered"}`,
+	} {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d, body lacks %s", path, resp.StatusCode, want)
+		}
+		if path == "/metrics" {
+			for _, name := range []string{"switchboard_http_request_duration_seconds", "switchboard_queue_depth", "switchboard_queue_pickup_seconds"} {
+				if !strings.Contains(string(body), name) {
+					t.Fatalf("/metrics lacks %s", name)
+				}
+			}
+		}
 	}
 }
