@@ -54,6 +54,14 @@ func (db *DB) transitionTx(ctx context.Context, tx pgx.Tx, id string, c sb.Chang
 		WHERE id = $1 AND status = ANY($8)
 		RETURNING `+messageColumns, id, c.Status, now, c.Provider, c.ProviderMessageID, c.ErrorCode, c.ErrorMessage, lowerStatuses(c.Status)))
 	if err == pgx.ErrNoRows {
+		// Not applied: a receipt overtook this transition. Keep the
+		// provider's id all the same, or later receipts could not find it.
+		if c.ProviderMessageID != "" {
+			if _, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = coalesce(provider_message_id, $2),
+				provider = CASE WHEN $3 = '' THEN provider ELSE $3 END WHERE id = $1`, id, c.ProviderMessageID, c.Provider); err != nil {
+				return sb.TransitionResult{}, fmt.Errorf("keep provider id: %w", err)
+			}
+		}
 		cur, err := db.loadMessage(ctx, tx, id)
 		return sb.TransitionResult{Message: cur}, err
 	}

@@ -65,11 +65,13 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("%w: %w", sendErr, asynq.SkipRetry)
 	}
-	due := w.now().Add(max(pe.RetryAfter, w.cfg.RetryBase))
-	if err := w.store.Release(ctx, m.ID, due, pe.Code, pe.Message); err != nil {
+	// The delay is decided here, not in asynq's RetryDelayFunc, so the
+	// database knows when the retry is due and the sweeper leaves it alone.
+	delay := max(w.backoff(retried), pe.RetryAfter)
+	if err := w.store.Release(ctx, m.ID, w.now().Add(delay), pe.Code, pe.Message); err != nil {
 		return err
 	}
-	return &retryLater{after: pe.RetryAfter, err: sendErr}
+	return &retryLater{after: delay, err: sendErr}
 }
 
 // throttle applies the sender's rate limit: a short wait is slept through,

@@ -93,18 +93,10 @@ func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 		return th.wait
 	}
 	var rl *retryLater
-	floor := time.Duration(0)
 	if errors.As(err, &rl) {
-		floor = rl.after
-		if t.Type() == TypeWebhook {
-			return floor
-		}
+		return rl.after
 	}
-	d := w.backoff(n)
-	if d < floor {
-		d = floor
-	}
-	return d
+	return w.backoff(n)
 }
 
 // backoff is exponential from RetryBase with "equal jitter": half fixed,
