@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	sb "github.com/switchboardhq/switchboard"
 )
@@ -39,6 +40,19 @@ func scanMessage(row pgx.Row) (*sb.Message, error) {
 // answer (or a conflict) instead of a second message. render turns the
 // stored message into the response body that later replays return.
 func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempotency, render func(*sb.Message) (int, []byte, error)) (*sb.Message, *sb.Replay, []string, error) {
+	now := db.now()
+	m.CreatedAt, m.UpdatedAt, m.Sequence = now, now, 1
+	if len(m.Metadata) == 0 {
+		m.Metadata = json.RawMessage("{}")
+	}
+	typ := m.Status.EventType()
+	if idem == nil && typ == "" {
+		// The common send: one statement, so one round trip and one commit.
+		if err := insertMessage(ctx, db.pool, m); err != nil {
+			return nil, nil, nil, err
+		}
+		return m, nil, nil, nil
+	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("begin: %w", err)
@@ -57,26 +71,11 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 			return nil, r, nil, err
 		}
 	}
-	now := db.now()
-	m.CreatedAt, m.UpdatedAt, m.Sequence = now, now, 1
-	media, _ := json.Marshal(m.MediaURLs)
-	if len(m.Metadata) == 0 {
-		m.Metadata = json.RawMessage("{}")
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
-		status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15)`,
-		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
-		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, now, m.ProviderMessageID)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("insert message: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO message_events (message_id, sequence, status, created_at) VALUES ($1, 1, $2, $3)`,
-		m.ID, m.Status, now); err != nil {
-		return nil, nil, nil, fmt.Errorf("insert event: %w", err)
+	if err := insertMessage(ctx, tx, m); err != nil {
+		return nil, nil, nil, err
 	}
 	var deliveries []string
-	if typ := m.Status.EventType(); typ != "" {
+	if typ != "" {
 		if deliveries, err = db.fanOut(ctx, tx, m, typ, now); err != nil {
 			return nil, nil, nil, err
 		}
@@ -95,6 +94,27 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 		return nil, nil, nil, fmt.Errorf("commit message: %w", err)
 	}
 	return m, nil, deliveries, nil
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertMessage writes the message and its first event in one statement.
+func insertMessage(ctx context.Context, q execer, m *sb.Message) error {
+	media, _ := json.Marshal(m.MediaURLs)
+	_, err := q.Exec(ctx, `WITH m AS (
+		INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
+			status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15)
+		RETURNING id, status, created_at)
+		INSERT INTO message_events (message_id, sequence, status, created_at) SELECT id, 1, status, created_at FROM m`,
+		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
+		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID)
+	if err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	return nil
 }
 
 func (db *DB) replay(ctx context.Context, accountID string, idem *sb.Idempotency) (*sb.Message, *sb.Replay, error) {

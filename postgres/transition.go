@@ -145,41 +145,33 @@ func (db *DB) MarkQueued(ctx context.Context, ids []string) ([]string, error) {
 // the same time. ok is false when the message is already past sending or
 // another worker holds a live lease.
 func (db *DB) Claim(ctx context.Context, id string, lease time.Duration) (m *sb.Message, ok bool, err error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
 	now := db.now()
-	var prev sb.Status
-	var leaseUntil *time.Time
-	err = tx.QueryRow(ctx, `SELECT status, lease_until FROM messages WHERE id = $1 FOR UPDATE`, id).Scan(&prev, &leaseUntil)
-	if err != nil {
-		return nil, false, notFound(err)
-	}
-	switch {
-	case prev == sb.StatusAccepted || prev == sb.StatusQueued:
-	case prev == sb.StatusSending && (leaseUntil == nil || leaseUntil.Before(now)):
-	default:
-		m, err := db.loadMessage(ctx, tx, id)
+	// One statement: lock the row (the CTE's FOR UPDATE reads its latest
+	// version), take it if free, and write the "sending" event only when
+	// the status actually changes (a takeover after a lapsed lease does not).
+	row := db.pool.QueryRow(ctx, `WITH prev AS (
+			SELECT id, status, lease_until FROM messages WHERE id = $1 FOR UPDATE),
+		upd AS (
+			UPDATE messages m SET status = 'sending',
+				sequence = m.sequence + CASE WHEN prev.status = 'sending' THEN 0 ELSE 1 END,
+				attempts = m.attempts + 1, lease_until = $2, next_attempt_at = NULL, updated_at = $3
+			FROM prev WHERE m.id = prev.id
+			  AND (prev.status IN ('accepted', 'queued')
+			       OR (prev.status = 'sending' AND (prev.lease_until IS NULL OR prev.lease_until < $3)))
+			RETURNING m.*, prev.status AS prev_status),
+		ev AS (
+			INSERT INTO message_events (message_id, sequence, status, created_at)
+			SELECT id, sequence, 'sending', $3 FROM upd WHERE prev_status <> 'sending')
+		SELECT `+messageColumns+` FROM upd`, id, now.Add(lease), now)
+	m, err = scanMessage(row)
+	if err == pgx.ErrNoRows {
+		m, err := db.LoadMessage(ctx, id)
 		return m, false, err
 	}
-	bump := 1
-	if prev == sb.StatusSending {
-		bump = 0
-	}
-	m, err = scanMessage(tx.QueryRow(ctx, `UPDATE messages SET status = 'sending', sequence = sequence + $2, attempts = attempts + 1,
-		lease_until = $3, next_attempt_at = NULL, updated_at = $4 WHERE id = $1 RETURNING `+messageColumns, id, bump, now.Add(lease), now))
 	if err != nil {
 		return nil, false, fmt.Errorf("claim: %w", err)
 	}
-	if bump == 1 {
-		if _, err := tx.Exec(ctx, `INSERT INTO message_events (message_id, sequence, status, created_at) VALUES ($1, $2, 'sending', $3)`,
-			id, m.Sequence, now); err != nil {
-			return nil, false, fmt.Errorf("insert event: %w", err)
-		}
-	}
-	return m, true, tx.Commit(ctx)
+	return m, true, nil
 }
 
 // Release gives up the lease on a message after a transient failure or a

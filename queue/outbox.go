@@ -8,9 +8,9 @@ import (
 )
 
 // Outbox enqueues messages after the API has committed them. The API hands
-// it ids and answers 202 without waiting on Redis; the outbox enqueues in
-// batches and marks each batch queued in one transaction. If Redis is down
-// or the process dies, the messages stay "accepted" in PostgreSQL and the
+// it ids and answers 202 without waiting on Redis; the outbox marks each
+// batch queued in one transaction and enqueues it. If Redis is down or the
+// process dies, the messages stay in PostgreSQL (accepted or queued) and the
 // sweeper enqueues them later: nothing accepted is lost.
 type Outbox struct {
 	client *Client
@@ -85,21 +85,20 @@ func (o *Outbox) flush(ctx context.Context, batch []string) {
 	if len(batch) == 0 {
 		return
 	}
-	done := batch[:0:0]
+	// Mark first, then enqueue: a worker can never pick up a message that
+	// has not been marked queued, so the lifecycle reads accepted → queued →
+	// sending in every case. If the enqueue fails, the sweeper re-enqueues
+	// queued messages that do not move.
+	deliveries, err := o.store.MarkQueued(ctx, batch)
+	if err != nil {
+		o.log.WarnContext(ctx, "mark queued; sweeper will retry", "err", err)
+		return
+	}
 	for _, id := range batch {
 		if err := o.client.EnqueueDelivery(ctx, id, ""); err != nil {
 			o.log.WarnContext(ctx, "enqueue failed; sweeper will retry", "message_id", id, "err", err)
-			continue
+			break
 		}
-		done = append(done, id)
-	}
-	if len(done) == 0 {
-		return
-	}
-	deliveries, err := o.store.MarkQueued(ctx, done)
-	if err != nil {
-		o.log.WarnContext(ctx, "mark queued", "err", err)
-		return
 	}
 	if err := o.client.EnqueueWebhooks(ctx, deliveries); err != nil {
 		o.log.WarnContext(ctx, "enqueue webhooks; sweeper will retry", "err", err)

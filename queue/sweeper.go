@@ -50,22 +50,11 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			return err
 		}
 		var accepted []string
-		suffix := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		for _, m := range stale {
-			// A queued or sending message may still have a task held by a
-			// dead worker under its own id; a distinct id gets it moving now.
-			sfx := suffix
-			if m.Status == sb.StatusAccepted {
-				sfx = ""
-			}
-			if err := s.client.EnqueueDelivery(ctx, m.ID, sfx); err != nil {
-				return err
-			}
 			if m.Status == sb.StatusAccepted {
 				accepted = append(accepted, m.ID)
 			}
 		}
-		sweptTotal.WithLabelValues("message").Add(float64(len(stale)))
 		if len(accepted) > 0 {
 			deliveries, err := s.store.MarkQueued(ctx, accepted)
 			if err != nil {
@@ -75,6 +64,15 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 				return err
 			}
 		}
+		suffix := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		for _, m := range stale {
+			// A queued or sending message may still have a task held by a
+			// dead worker under its own id; a distinct id gets it moving now.
+			if err := s.client.EnqueueDelivery(ctx, m.ID, suffix); err != nil {
+				return err
+			}
+		}
+		sweptTotal.WithLabelValues("message").Add(float64(len(stale)))
 		if len(stale) < 500 {
 			break
 		}

@@ -79,7 +79,7 @@ func (s *stack) account(name string) (*sdk.Client, string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	hc := &http.Client{Transport: http.DefaultTransport, Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: testenv.ValidatingTransport(s.t, http.DefaultTransport), Timeout: 30 * time.Second}
 	return sdk.New(key, sdk.WithBaseURL(s.url), sdk.WithHTTPClient(hc)), id
 }
 
