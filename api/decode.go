@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	sb "github.com/switchboardhq/switchboard"
@@ -38,39 +39,69 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decodeJSON decodes body strictly into v: one JSON object, no unknown
-// fields, no trailing data. Errors name the offending field.
+// decodeJSON decodes body strictly into v (a pointer to a struct): one JSON
+// object, field names matched exactly (encoding/json alone would accept
+// "Text" for "text"), no unknown fields, no trailing data. Errors name the
+// offending field.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return malformed("", "request body is empty; expected a JSON object")
 	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			switch msg := syn.Error(); {
+			case strings.Contains(msg, "after top-level value"):
+				return malformed("", fmt.Sprintf("unexpected data after the JSON object at byte %d", syn.Offset))
+			case strings.Contains(msg, "unexpected end of JSON input"):
+				return malformed("", "truncated JSON")
+			default:
+				return malformed("", fmt.Sprintf("invalid JSON at byte %d: %v", syn.Offset, syn))
+			}
+		}
+		return malformed("", "request body must be a JSON object")
+	}
+	known := jsonFields(v)
+	for name := range fields {
+		if !known[name] {
+			return malformed(name, "unknown field")
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn):
-			return malformed("", fmt.Sprintf("invalid JSON at byte %d: %v", syn.Offset, syn))
-		case errors.As(err, &typ):
-			field := typ.Field
-			if field == "" {
-				return malformed("", "request body must be a JSON object")
-			}
-			return malformed(field, fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value))
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return malformed(field, "unknown field")
-		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			return malformed("", "truncated JSON")
-		default:
-			return malformed("", err.Error())
+		if errors.As(err, &typ) && typ.Field != "" {
+			return malformed(typ.Field, fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value))
 		}
-	}
-	if dec.More() {
-		return malformed("", "unexpected data after the JSON object")
+		return malformed("", err.Error())
 	}
 	return nil
+}
+
+// jsonFields lists the exact JSON names of a struct's fields.
+func jsonFields(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	out := map[string]bool{}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = true
+	}
+	return out
 }
 
 func jsonKind(k string) string {

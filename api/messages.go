@@ -146,8 +146,14 @@ func (s *Server) sendMessage(c *gin.Context) {
 		return
 	}
 	if replay != nil {
+		var orig struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(replay.Body, &orig) == nil && orig.ID != "" {
+			c.Header("Location", "/v1/messages/"+orig.ID)
+		}
 		c.Header("Idempotent-Replayed", "true")
-		c.Data(replay.Status, "application/json", replay.Body)
+		c.Data(replay.Status, "application/json; charset=utf-8", replay.Body)
 		return
 	}
 	s.queue.Notify(created.ID)

@@ -3,13 +3,22 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/webhook"
 )
 
 // loadSpec parses and validates the embedded OpenAPI document (examples
@@ -139,6 +148,348 @@ func TestOpenAPISendExamplesAccepted(t *testing.T) {
 		}
 		if _, err := (&Server{}).validate(&req); err != nil {
 			t.Errorf("example %s: the server rejects %s: %v", name, body, err)
+		}
+	}
+}
+
+// Fixed ids and values for the fake store below.
+const (
+	fakeAccount  = "0193f6a2-0000-7000-8000-000000000001"
+	fakeMessage  = "0193f6a2-8c1e-7b3a-9d1e-4f2a6b7c8d9e"
+	fakeEndpoint = "0193f6a2-9a00-7c00-8000-0000000000aa"
+	fakeRule     = "0193f6a2-9b00-7c00-8000-0000000000bb"
+	fakeUnknown  = "0193f6a2-ffff-7fff-bfff-ffffffffffff"
+)
+
+var fakeTime = time.Date(2026, 11, 23, 6, 0, 0, 123456789, time.UTC)
+
+// fakeStore answers with fixed, realistic records so that every handler's
+// response can be checked against the spec without a database. Methods it
+// does not override panic through the nil embedded Store.
+type fakeStore struct {
+	Store
+	pingErr error
+}
+
+func (fakeStore) Authenticate(_ context.Context, key string) (string, error) {
+	if key != "sk_good" {
+		return "", sb.Errorf(sb.EUNAUTHORIZED, "unknown API key")
+	}
+	return fakeAccount, nil
+}
+
+func fakeMessages() []*sb.Message {
+	return []*sb.Message{
+		{ID: fakeMessage, AccountID: fakeAccount, Channel: sb.ChannelSMS, Direction: sb.Outbound, From: "+15005550000",
+			To: "+79991234567", Text: "Hello", Status: sb.StatusDelivered, Encoding: "GSM-7", Segments: 1, Provider: "sandbox",
+			ProviderMessageID: "SB" + fakeMessage, Attempts: 1, Sequence: 5, StatusCallbackURL: "https://example.com/cb",
+			CreatedAt: fakeTime, UpdatedAt: fakeTime},
+		{ID: "0193f6a2-8c1e-7b3a-9d1e-4f2a6b7c8d9f", AccountID: fakeAccount, Channel: sb.ChannelWhatsApp, Direction: sb.Outbound,
+			From: "+15005550000", To: "+79991234567", MediaURLs: []string{"https://example.com/a.png"},
+			Metadata: json.RawMessage(`{"order":{"id":"A-1","n":[1,2]}}`), Status: sb.StatusFailed, Provider: "sandbox",
+			ErrorCode: "21211", ErrorMessage: "invalid 'To' number", Attempts: 1, Sequence: 4, CreatedAt: fakeTime, UpdatedAt: fakeTime},
+		{ID: "0193f6a2-8c1e-7b3a-9d1e-4f2a6b7c8da0", AccountID: fakeAccount, Channel: sb.ChannelTelegram, Direction: sb.Inbound,
+			From: "12345", To: "mybot", Text: "STOP", Status: sb.StatusReceived, Provider: "sandbox",
+			ProviderMessageID: "SBIN1", Sequence: 1, CreatedAt: fakeTime, UpdatedAt: fakeTime},
+	}
+}
+
+func (fakeStore) CreateMessage(_ context.Context, m *sb.Message, idem *sb.Idempotency, render func(*sb.Message) (int, []byte, error)) (*sb.Message, *sb.Replay, []string, error) {
+	if idem != nil && idem.Key == "conflict" {
+		return nil, nil, nil, sb.Errorf(sb.ECONFLICT, "Idempotency-Key %q was used with a different request body", idem.Key)
+	}
+	m.CreatedAt, m.UpdatedAt, m.Sequence = fakeTime, fakeTime, 1
+	if render != nil {
+		status, body, err := render(m)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if idem != nil && idem.Key == "replay" {
+			return nil, &sb.Replay{Status: status, Body: body}, nil, nil
+		}
+	}
+	return m, nil, []string{"0193f6a2-7777-7000-8000-000000000001"}, nil
+}
+
+func (fakeStore) GetMessage(_ context.Context, _, id string) (*sb.Message, error) {
+	for _, m := range fakeMessages() {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return nil, sb.ErrNotFound
+}
+
+func (fakeStore) ListMessages(_ context.Context, _ string, f sb.MessageFilter) ([]*sb.Message, string, error) {
+	if f.Cursor == "bad" {
+		return nil, "", sb.Invalid(sb.FieldError{Field: "cursor", Message: "not a cursor returned by this API"})
+	}
+	if f.Channel == sb.ChannelViber {
+		return nil, "", nil
+	}
+	return fakeMessages(), "b3BhcXVl", nil
+}
+
+func (s fakeStore) ListEvents(ctx context.Context, account, id string) ([]sb.Event, error) {
+	if _, err := s.GetMessage(ctx, account, id); err != nil {
+		return nil, err
+	}
+	return []sb.Event{
+		{MessageID: id, Sequence: 1, Status: sb.StatusAccepted, Timestamp: fakeTime},
+		{MessageID: id, Sequence: 2, Status: sb.StatusFailed, ErrorCode: "21211", ErrorMessage: "invalid 'To' number", Timestamp: fakeTime},
+	}, nil
+}
+
+func fakeEndpointRecord() *sb.WebhookEndpoint {
+	return &sb.WebhookEndpoint{ID: fakeEndpoint, AccountID: fakeAccount, URL: "https://example.com/hook",
+		Events: []string{"message.delivered", "*"}, Description: "receipts", Enabled: true,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: fakeTime, UpdatedAt: fakeTime}
+}
+
+func (fakeStore) CreateEndpoint(_ context.Context, e *sb.WebhookEndpoint) (*sb.WebhookEndpoint, error) {
+	e.ID, e.Enabled, e.CreatedAt, e.UpdatedAt = fakeEndpoint, true, fakeTime, fakeTime
+	return e, nil
+}
+
+func (fakeStore) GetEndpoint(_ context.Context, _, id string) (*sb.WebhookEndpoint, error) {
+	if id != fakeEndpoint {
+		return nil, sb.ErrNotFound
+	}
+	return fakeEndpointRecord(), nil
+}
+
+func (fakeStore) ListEndpoints(context.Context, string, string, int) ([]*sb.WebhookEndpoint, string, error) {
+	disabled := fakeEndpointRecord()
+	disabled.Enabled, disabled.DisabledReason = false, "endpoint answered 410 Gone"
+	return []*sb.WebhookEndpoint{fakeEndpointRecord(), disabled}, "", nil
+}
+
+func (s fakeStore) UpdateEndpoint(ctx context.Context, account, id string, u sb.EndpointUpdate) (*sb.WebhookEndpoint, error) {
+	e, err := s.GetEndpoint(ctx, account, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Enabled != nil {
+		e.Enabled = *u.Enabled
+	}
+	return e, nil
+}
+
+func (fakeStore) DeleteEndpoint(_ context.Context, _, id string) error {
+	if id != fakeEndpoint {
+		return sb.ErrNotFound
+	}
+	return nil
+}
+
+func (s fakeStore) RotateSecret(ctx context.Context, account, id, secret string, _ time.Duration) (*sb.WebhookEndpoint, error) {
+	e, err := s.GetEndpoint(ctx, account, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Secret = secret
+	return e, nil
+}
+
+func (fakeStore) ListAttempts(_ context.Context, _, id, _ string, _ int) ([]sb.WebhookAttempt, string, error) {
+	if id != fakeEndpoint {
+		return nil, "", sb.ErrNotFound
+	}
+	return []sb.WebhookAttempt{
+		{ID: "0193f6a2-aaaa-7000-8000-000000000001", DeliveryID: "0193f6a2-bbbb-7000-8000-000000000001", EndpointID: id,
+			EventType: "message.delivered", Attempt: 1, StatusCode: 200, Duration: 12 * time.Millisecond, CreatedAt: fakeTime},
+		{ID: "0193f6a2-aaaa-7000-8000-000000000002", DeliveryID: "0193f6a2-bbbb-7000-8000-000000000002", EndpointID: id,
+			EventType: "message.failed", Attempt: 2, Error: "dial tcp: connection refused", Duration: time.Second, CreatedAt: fakeTime},
+	}, "next", nil
+}
+
+func (fakeStore) PutRule(_ context.Context, r *sb.SandboxRule) (*sb.SandboxRule, error) {
+	r.ID, r.CreatedAt = fakeRule, fakeTime
+	return r, nil
+}
+
+func (fakeStore) ListRules(context.Context, string) ([]*sb.SandboxRule, error) {
+	delay := 500
+	return []*sb.SandboxRule{
+		{ID: fakeRule, AccountID: fakeAccount, Channel: sb.ChannelSMS, To: "+79991234567", Outcome: sb.OutcomeFailed, DelayMS: &delay, CreatedAt: fakeTime},
+		{ID: "0193f6a2-9b00-7c00-8000-0000000000bc", AccountID: fakeAccount, From: "+15005550000", RatePerSecond: 2.5, CreatedAt: fakeTime},
+	}, nil
+}
+
+func (fakeStore) DeleteRule(_ context.Context, _, id string) error {
+	if id != fakeRule {
+		return sb.ErrNotFound
+	}
+	return nil
+}
+
+func (fakeStore) Submissions(_ context.Context, _, messageID string) ([]sb.SandboxSubmission, error) {
+	if messageID != fakeMessage {
+		return nil, nil
+	}
+	return []sb.SandboxSubmission{
+		{ID: "0193f6a2-cccc-7000-8000-000000000001", AccountID: fakeAccount, MessageID: messageID, Channel: sb.ChannelSMS,
+			From: "+15005550000", To: "+79991234567", Text: "Hello", Attempt: 1, Result: "transient", CreatedAt: fakeTime},
+		{ID: "0193f6a2-cccc-7000-8000-000000000002", AccountID: fakeAccount, MessageID: messageID, Channel: sb.ChannelSMS,
+			From: "+15005550000", To: "+79991234567", Text: "Hello", Attempt: 2, Result: "accepted",
+			ProviderMessageID: "SB" + messageID, CreatedAt: fakeTime},
+	}, nil
+}
+
+func (s fakeStore) Ping(context.Context) error { return s.pingErr }
+
+type fakeQueue struct{}
+
+func (fakeQueue) Notify(string)                                   {}
+func (fakeQueue) EnqueueWebhooks(context.Context, []string) error { return nil }
+
+type fakePinger struct{ err error }
+
+func (p fakePinger) Ping(context.Context) error { return p.err }
+
+// TestOpenAPIResponsesMatchSpec drives every operation of the real handlers
+// (over a fake store) and checks each response, status and body, against
+// the spec; requests the server accepts must be valid per the spec too.
+func TestOpenAPIResponsesMatchSpec(t *testing.T) {
+	doc := loadSpec(t)
+	doc.Servers = nil // match any host
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &openapi3filter.Options{
+		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		MultiError:            true,
+		SkipSettingDefaults:   true,
+		IncludeResponseStatus: true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)),
+		},
+	}
+	opts.WithCustomSchemaErrorFunc(func(err *openapi3.SchemaError) string {
+		return "at /" + strings.Join(err.JSONPointer(), "/") + ": " + err.Reason
+	})
+	log := slog.New(slog.DiscardHandler)
+	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
+	down := New(Config{}, fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")},
+		fakeQueue{}, fakePinger{errors.New("redis: connection pool timeout")}, log)
+
+	const send = `{"channel":"sms","from":"+15005550000","to":"+79991234567","text":"Hello"}`
+	tests := []struct {
+		srv    *Server
+		method string
+		path   string
+		body   string
+		header []string // name, value pairs; Authorization and Content-Type are set unless given
+		status int
+	}{
+		{healthy, "GET", "/healthz", "", nil, 200},
+		{healthy, "GET", "/readyz", "", nil, 200},
+		{down, "GET", "/readyz", "", nil, 503},
+		{healthy, "GET", "/metrics", "", nil, 200},
+
+		{healthy, "POST", "/v1/messages", send, nil, 202},
+		{healthy, "POST", "/v1/messages", send, []string{"Idempotency-Key", "replay"}, 202},
+		{healthy, "POST", "/v1/messages", send, []string{"Idempotency-Key", "conflict"}, 409},
+		{healthy, "POST", "/v1/messages", send, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 422},
+		{healthy, "POST", "/v1/messages", `{"channel":"whatsapp","from":"+15005550000","to":"+79991234567",` +
+			`"media_urls":["https://example.com/a.png"],"metadata":{"k":[1,{"x":null}]},"status_callback_url":"https://example.com/cb"}`, nil, 202},
+		{healthy, "POST", "/v1/messages", `{"channel":"webrtc","from":"agent-1","to":"user-42","text":"hi"}`, nil, 202},
+		{healthy, "POST", "/v1/messages", `{"channel":"sms","colour":"red"}`, nil, 400},
+		{healthy, "POST", "/v1/messages", ``, nil, 400},
+		{healthy, "POST", "/v1/messages", strings.Repeat(" ", maxBody+1), nil, 413},
+		{healthy, "POST", "/v1/messages", send, []string{"Content-Type", "text/plain"}, 415},
+		{healthy, "POST", "/v1/messages", `{"channel":"sms","from":"+1","to":"nope","text":""}`, nil, 422},
+		{healthy, "POST", "/v1/messages", send, []string{"Authorization", ""}, 401},
+		{healthy, "POST", "/v1/messages", send, []string{"Authorization", "Bearer sk_bad"}, 401},
+		{healthy, "GET", "/v1/messages", "", nil, 200},
+		{healthy, "GET", "/v1/messages?limit=100&channel=viber&status=read&direction=inbound&to=%2B79991234567" +
+			"&created_after=2026-01-01T00:00:00Z&created_before=2027-01-01T00:00:00.5%2B03:00", "", nil, 200},
+		{healthy, "GET", "/v1/messages?limit=0&status=lost&created_after=yesterday", "", nil, 422},
+		{healthy, "GET", "/v1/messages?cursor=bad", "", nil, 422},
+		{healthy, "GET", "/v1/messages/" + fakeMessage, "", nil, 200},
+		{healthy, "GET", "/v1/messages/" + fakeUnknown, "", nil, 404},
+		{healthy, "GET", "/v1/messages/" + fakeMessage + "/events", "", nil, 200},
+		{healthy, "GET", "/v1/messages/" + fakeUnknown + "/events", "", nil, 404},
+
+		{healthy, "POST", "/v1/webhook-endpoints", `{"url":"https://example.com/hook","events":["message.delivered","*"],"description":"d"}`, nil, 201},
+		{healthy, "POST", "/v1/webhook-endpoints", `{"url":"http://169.254.169.254/latest","events":["*"]}`, nil, 422},
+		{healthy, "POST", "/v1/webhook-endpoints", `{"url":"","events":["message.nope"]}`, nil, 422},
+		{healthy, "POST", "/v1/webhook-endpoints", `{"url":5}`, nil, 400},
+		{healthy, "GET", "/v1/webhook-endpoints?limit=2", "", nil, 200},
+		{healthy, "GET", "/v1/webhook-endpoints?limit=x", "", nil, 422},
+		{healthy, "GET", "/v1/webhook-endpoints/" + fakeEndpoint, "", nil, 200},
+		{healthy, "GET", "/v1/webhook-endpoints/" + fakeUnknown, "", nil, 404},
+		{healthy, "PATCH", "/v1/webhook-endpoints/" + fakeEndpoint, `{"enabled":false,"events":["message.failed"],"description":"x"}`, nil, 200},
+		{healthy, "PATCH", "/v1/webhook-endpoints/" + fakeEndpoint, `{}`, nil, 200},
+		{healthy, "PATCH", "/v1/webhook-endpoints/" + fakeEndpoint, `{"events":[]}`, nil, 422},
+		{healthy, "PATCH", "/v1/webhook-endpoints/" + fakeUnknown, `{"enabled":true}`, nil, 404},
+		{healthy, "DELETE", "/v1/webhook-endpoints/" + fakeEndpoint, "", nil, 204},
+		{healthy, "DELETE", "/v1/webhook-endpoints/" + fakeUnknown, "", nil, 404},
+		{healthy, "POST", "/v1/webhook-endpoints/" + fakeEndpoint + "/rotate-secret", "", nil, 200},
+		{healthy, "POST", "/v1/webhook-endpoints/" + fakeEndpoint + "/rotate-secret", `{}`, nil, 200},
+		{healthy, "POST", "/v1/webhook-endpoints/" + fakeEndpoint + "/rotate-secret", `{"grace":1}`, nil, 400},
+		{healthy, "POST", "/v1/webhook-endpoints/" + fakeUnknown + "/rotate-secret", "", nil, 404},
+		{healthy, "GET", "/v1/webhook-endpoints/" + fakeEndpoint + "/attempts", "", nil, 200},
+		{healthy, "GET", "/v1/webhook-endpoints/" + fakeUnknown + "/attempts", "", nil, 404},
+
+		{healthy, "PUT", "/v1/sandbox/rules", `{"channel":"sms","to":"+79991234567","outcome":"failed","delay_ms":500}`, nil, 200},
+		{healthy, "PUT", "/v1/sandbox/rules", `{"from":"+15005550000","rate_per_second":0.5}`, nil, 200},
+		{healthy, "PUT", "/v1/sandbox/rules", `{"to":"+79991234567","outcome":"exploded"}`, nil, 422},
+		{healthy, "GET", "/v1/sandbox/rules", "", nil, 200},
+		{healthy, "DELETE", "/v1/sandbox/rules/" + fakeRule, "", nil, 204},
+		{healthy, "DELETE", "/v1/sandbox/rules/" + fakeUnknown, "", nil, 404},
+		{healthy, "POST", "/v1/sandbox/inbound", `{"channel":"sms","from":"+79991234567","to":"+15005550000","text":"STOP"}`, nil, 202},
+		{healthy, "POST", "/v1/sandbox/inbound", `{"channel":"sms","from":"+79991234567","to":"+15005550000","text":"x","media_urls":[]}`, nil, 400},
+		{healthy, "GET", "/v1/sandbox/submissions?message_id=" + fakeMessage, "", nil, 200},
+		{healthy, "GET", "/v1/sandbox/submissions?message_id=" + fakeUnknown, "", nil, 200},
+		{healthy, "GET", "/v1/sandbox/submissions", "", nil, 422},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		name := tt.method + " " + tt.path
+		var body io.Reader
+		if tt.body != "" {
+			body = strings.NewReader(tt.body)
+		}
+		req := httptest.NewRequest(tt.method, tt.path, body)
+		req.Header.Set("Authorization", "Bearer sk_good")
+		if tt.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(tt.header); i += 2 {
+			req.Header.Set(tt.header[i], tt.header[i+1])
+		}
+		rec := httptest.NewRecorder()
+		tt.srv.Handler().ServeHTTP(rec, req)
+		res := rec.Result()
+		if res.StatusCode != tt.status {
+			t.Errorf("%s: status %d, want %d; body %s", name, res.StatusCode, tt.status, rec.Body.Bytes())
+		}
+
+		vreq := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+		vreq.Header = req.Header.Clone()
+		route, params, err := router.FindRoute(vreq)
+		if err != nil {
+			t.Errorf("%s: not in the spec: %v", name, err)
+			continue
+		}
+		covered[strings.ToUpper(route.Method)+" "+route.Path] = true
+		in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: opts}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil && res.StatusCode < 300 {
+			t.Errorf("%s → %d: the server accepted a request the spec disallows: %v", name, res.StatusCode, err)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.StatusCode, Header: res.Header, Options: opts}
+		out.SetBodyBytes(rec.Body.Bytes())
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s → %d: response does not match the spec: %v\nbody: %s", name, res.StatusCode, err, rec.Body.Bytes())
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if op := strings.ToUpper(method) + " " + path; !covered[op] {
+				t.Errorf("%s is not exercised by this test", op)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"time"
@@ -159,9 +160,15 @@ func (s *Server) deleteEndpoint(c *gin.Context) {
 }
 
 func (s *Server) rotateSecret(c *gin.Context) {
-	if c.Request.ContentLength != 0 {
+	body, err := readBody(c.Request)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
 		var req struct{}
-		if !s.bind(c, &req) {
+		if err := decodeJSON(body, &req); err != nil {
+			s.writeError(c, err)
 			return
 		}
 	}

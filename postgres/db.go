@@ -43,7 +43,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
-	return &DB{pool: pool, now: time.Now}, nil
+	return &DB{pool: pool, now: now}, nil
 }
 
 // Close releases the pool.
@@ -70,6 +70,10 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	}
 	return applied, nil
 }
+
+// now is truncated to PostgreSQL's microsecond precision so that what an
+// insert returns equals what a later read returns.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 

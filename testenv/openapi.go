@@ -3,11 +3,14 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -36,17 +39,28 @@ var spec = sync.OnceValues(func() (routers.Router, error) {
 
 // validationOptions: authentication is the server's business (tests send
 // bad keys on purpose); ids are UUIDv7, which kin-openapi does not check
-// unless asked.
-var validationOptions = &openapi3filter.Options{
-	AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
-	MultiError:          true,
-	SkipSettingDefaults: true,
-	// A status the operation does not document is a spec mismatch too.
-	IncludeResponseStatus: true,
-	SchemaValidationOptions: []openapi3.SchemaValidationOption{
-		openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)),
-	},
-}
+// unless asked; schema errors name the JSON pointer, the reason and the
+// value, not the whole schema.
+var validationOptions = func() *openapi3filter.Options {
+	o := &openapi3filter.Options{
+		AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
+		MultiError:          true,
+		SkipSettingDefaults: true,
+		// A status the operation does not document is a spec mismatch too.
+		IncludeResponseStatus: true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)),
+		},
+	}
+	o.WithCustomSchemaErrorFunc(func(err *openapi3.SchemaError) string {
+		v, _ := json.Marshal(err.Value)
+		if len(v) > 200 {
+			v = append(v[:200:200], "…"...)
+		}
+		return fmt.Sprintf("at /%s: %s (value %s)", strings.Join(err.JSONPointer(), "/"), err.Reason, v)
+	})
+	return o
+}()
 
 // ValidatingTransport wraps base (http.DefaultTransport when nil) so that
 // every request and response on a path the OpenAPI spec documents is checked
@@ -70,13 +84,18 @@ func ValidatingTransport(t testing.TB, base http.RoundTripper) http.RoundTripper
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	return &validatingTransport{t: t, base: base, router: router}
+	vt := &validatingTransport{t: t, base: base, router: router}
+	// A client may outlive its test (a goroutine still draining); reporting
+	// to a finished test panics, so checking stops when the test ends.
+	t.Cleanup(func() { vt.done.Store(true) })
+	return vt
 }
 
 type validatingTransport struct {
 	t      testing.TB
 	base   http.RoundTripper
 	router routers.Router
+	done   atomic.Bool
 }
 
 func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -108,7 +127,9 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 
-	vt.check(req, reqBody, resp, respBody)
+	if !vt.done.Load() {
+		vt.check(req, reqBody, resp, respBody)
+	}
 	return resp, nil
 }
 
@@ -153,9 +174,12 @@ func (vt *validatingTransport) check(req *http.Request, reqBody []byte, resp *ht
 
 // clip shortens a body for an error message.
 func clip(b []byte) string {
-	const max = 2048
-	if len(b) > max {
-		return string(b[:max]) + fmt.Sprintf("… (%d bytes)", len(b))
+	const limit = 2048
+	if len(b) == 0 {
+		return "(empty)"
+	}
+	if len(b) > limit {
+		return string(b[:limit]) + fmt.Sprintf("… (%d bytes)", len(b))
 	}
 	return string(b)
 }

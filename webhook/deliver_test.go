@@ -155,7 +155,13 @@ func TestDeliverOutcomes(t *testing.T) {
 		{
 			name: "timeout retries",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				<-r.Context().Done() // hold the response until the client gives up
+				// Hold the response until the client gives up. The body is
+				// read first so the server notices the client hanging up.
+				io.Copy(io.Discard, r.Body)
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
 			},
 			clientTimeout: 100 * time.Millisecond,
 			wantOutcome:   Retry,
