@@ -26,7 +26,7 @@ func TestImportRules(t *testing.T) {
 	// owners: a third-party import prefix and the packages allowed to use it.
 	owners := map[string][]string{
 		"github.com/gin-gonic/":         {"api"},
-		"github.com/jackc/pgx":          {"postgres", "testenv"},
+		"github.com/jackc/pgx":          {"postgres", "testenv", "cmd/sbbench"},
 		"github.com/pressly/goose":      {"postgres"},
 		"github.com/hibiken/asynq":      {"queue", "cmd/sbbench"},
 		"github.com/redis/go-redis":     {"queue", "testenv", "cmd/sbbench"},
