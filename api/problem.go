@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -59,8 +60,12 @@ const (
 // here, once, and their text is not shown to the client.
 func (s *Server) writeError(c *gin.Context, err error) {
 	code := sb.ErrorCode(err)
-	if errors.Is(err, webhook.ErrBlockedDestination) {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, webhook.ErrBlockedDestination):
 		code = sb.EBLOCKED
+	case code == sb.EINTERNAL && errors.As(err, &netErr):
+		code = sb.EUNAVAILABLE // PostgreSQL or Redis unreachable
 	}
 	m, ok := codes[code]
 	if !ok {

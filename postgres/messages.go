@@ -166,6 +166,25 @@ func DecodeCursor(c string) (string, error) {
 	return string(b), nil
 }
 
+// afterCursor decodes a cursor into the id to list below; an empty cursor
+// starts above every id.
+func afterCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "ffffffff-ffff-ffff-ffff-ffffffffffff", nil
+	}
+	return DecodeCursor(cursor)
+}
+
+// page trims a result fetched with limit+1 rows to limit and returns the
+// cursor of the next page, or "" when this is the last.
+func page[T any](out []T, limit int, id func(T) string) ([]T, string) {
+	if len(out) <= limit {
+		return out, ""
+	}
+	out = out[:limit]
+	return out, EncodeCursor(id(out[limit-1]))
+}
+
 // ListMessages returns a page of the account's messages, newest first, and
 // the cursor of the next page ("" at the end). Keyset pagination on the
 // time-ordered id means rows inserted while a client pages land before its
@@ -220,11 +239,7 @@ func (db *DB) ListMessages(ctx context.Context, accountID string, f sb.MessageFi
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		next = EncodeCursor(out[len(out)-1].ID)
-	}
+	out, next := page(out, f.Limit, func(m *sb.Message) string { return m.ID })
 	return out, next, nil
 }
 

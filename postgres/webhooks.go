@@ -96,13 +96,9 @@ func (db *DB) GetEndpoint(ctx context.Context, accountID, id string) (*sb.Webhoo
 
 // ListEndpoints returns a page of the account's endpoints, newest first.
 func (db *DB) ListEndpoints(ctx context.Context, accountID, cursor string, limit int) ([]*sb.WebhookEndpoint, string, error) {
-	after := "ffffffff-ffff-ffff-ffff-ffffffffffff"
-	if cursor != "" {
-		id, err := DecodeCursor(cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		after = id
+	after, err := afterCursor(cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
 		accountID, after, limit+1)
@@ -118,11 +114,7 @@ func (db *DB) ListEndpoints(ctx context.Context, accountID, cursor string, limit
 		}
 		out = append(out, e)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = EncodeCursor(out[limit-1].ID)
-	}
+	out, next := page(out, limit, func(e *sb.WebhookEndpoint) string { return e.ID })
 	return out, next, rows.Err()
 }
 
@@ -241,13 +233,9 @@ func (db *DB) ListAttempts(ctx context.Context, accountID, endpointID, cursor st
 	if _, err := db.GetEndpoint(ctx, accountID, endpointID); err != nil {
 		return nil, "", err
 	}
-	after := "ffffffff-ffff-ffff-ffff-ffffffffffff"
-	if cursor != "" {
-		id, err := DecodeCursor(cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		after = id
+	after, err := afterCursor(cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := db.pool.Query(ctx, `SELECT id, delivery_id, endpoint_id, event_type, attempt, coalesce(status_code, 0), coalesce(error, ''), duration_ms, created_at
 		FROM webhook_attempts WHERE endpoint_id = $1 AND account_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4`, endpointID, accountID, after, limit+1)
@@ -265,10 +253,6 @@ func (db *DB) ListAttempts(ctx context.Context, accountID, endpointID, cursor st
 		a.Duration = time.Duration(ms) * time.Millisecond
 		out = append(out, a)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = EncodeCursor(out[limit-1].ID)
-	}
+	out, next := page(out, limit, func(a sb.WebhookAttempt) string { return a.ID })
 	return out, next, rows.Err()
 }
