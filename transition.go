@@ -25,8 +25,17 @@ type DeliveryTarget struct {
 	Enabled bool // false once its endpoint was disabled or deleted
 }
 
+// MessageRef is what a delivery task carries: enough to apply the sender's
+// rate limit before touching the database.
+type MessageRef struct {
+	ID        string  `json:"message_id"`
+	AccountID string  `json:"account_id,omitempty"`
+	Channel   Channel `json:"channel,omitempty"`
+	From      string  `json:"from,omitempty"`
+}
+
 // StaleMessage is an unfinished message the sweeper hands back to the queue.
 type StaleMessage struct {
-	ID     string
+	MessageRef
 	Status Status
 }

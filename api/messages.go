@@ -156,7 +156,7 @@ func (s *Server) sendMessage(c *gin.Context) {
 		c.Data(replay.Status, "application/json; charset=utf-8", replay.Body)
 		return
 	}
-	s.queue.Notify(created.ID)
+	s.queue.Notify(created)
 	c.Header("Location", "/v1/messages/"+created.ID)
 	c.JSON(http.StatusAccepted, created)
 }

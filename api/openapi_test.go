@@ -340,7 +340,7 @@ func (s fakeStore) Ping(context.Context) error { return s.pingErr }
 
 type fakeQueue struct{}
 
-func (fakeQueue) Notify(string)                                   {}
+func (fakeQueue) Notify(*sb.Message)                              {}
 func (fakeQueue) EnqueueWebhooks(context.Context, []string) error { return nil }
 
 type fakePinger struct{ err error }

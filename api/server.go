@@ -57,7 +57,7 @@ type Store interface {
 // Enqueuer hands committed messages and webhook deliveries to the queue.
 // It must not block on Redis: a message is accepted once it is committed.
 type Enqueuer interface {
-	Notify(messageID string)
+	Notify(m *sb.Message)
 	EnqueueWebhooks(ctx context.Context, ids []string) error
 }
 

@@ -94,14 +94,19 @@ CREATE TABLE webhook_endpoints (
 CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id, id DESC);
 
 -- One row per (event, endpoint): the outbox the webhook queue drains. The id
--- is the webhook-id header, stable across retries.
+-- is the webhook-id header, stable across retries. A message event is
+-- stored by reference (message_id, sequence) and rendered when sent, from
+-- the message row and that event, so a status change and its fan-out are
+-- one INSERT; other events carry their payload.
 CREATE TABLE webhook_deliveries (
     id              uuid PRIMARY KEY,
     account_id      uuid NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     endpoint_id     uuid REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
     url             text NOT NULL,
     event_type      text NOT NULL,
-    payload         bytea NOT NULL,
+    message_id      uuid,
+    sequence        int,
+    payload         bytea,
     status          text NOT NULL DEFAULT 'pending', -- pending | delivered | failed | discarded
     attempts        int NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),

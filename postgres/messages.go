@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	sb "github.com/switchboardhq/switchboard"
 )
@@ -19,12 +18,14 @@ const messageColumns = `id, account_id, channel, direction, from_addr, to_addr, 
 	coalesce(provider_message_id, ''), coalesce(error_code, ''), coalesce(error_message, ''),
 	attempts, sequence, created_at, updated_at`
 
-func scanMessage(row pgx.Row) (*sb.Message, error) {
+// scanMessage reads messageColumns, then any extra columns into extra.
+func scanMessage(row pgx.Row, extra ...any) (*sb.Message, error) {
 	var m sb.Message
 	var media []byte
-	err := row.Scan(&m.ID, &m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata,
+	dest := append([]any{&m.ID, &m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata,
 		&m.Status, &m.StatusCallbackURL, &m.Encoding, &m.Segments, &m.Provider,
-		&m.ProviderMessageID, &m.ErrorCode, &m.ErrorMessage, &m.Attempts, &m.Sequence, &m.CreatedAt, &m.UpdatedAt)
+		&m.ProviderMessageID, &m.ErrorCode, &m.ErrorMessage, &m.Attempts, &m.Sequence, &m.CreatedAt, &m.UpdatedAt}, extra...)
+	err := row.Scan(dest...)
 	if err != nil {
 		return nil, err
 	}
@@ -46,39 +47,33 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 		m.Metadata = json.RawMessage("{}")
 	}
 	typ := m.Status.EventType()
-	if idem == nil && typ == "" {
-		// The common send: one statement, so one round trip and one commit.
-		if err := insertMessage(ctx, db.pool, m); err != nil {
+	if idem == nil {
+		// One statement: one round trip and one commit.
+		deliveries, err := insertMessage(ctx, db.pool, m, typ)
+		if err != nil {
 			return nil, nil, nil, err
 		}
-		return m, nil, nil, nil
+		return m, nil, deliveries, nil
 	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if idem != nil {
-		// Claim the key first; a concurrent holder blocks us until it commits.
-		tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (account_id, key, request_hash, message_id, response_status, response_body)
-			VALUES ($1, $2, $3, $4, 0, '') ON CONFLICT DO NOTHING`, m.AccountID, idem.Key, idem.RequestHash, m.ID)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("claim idempotency key: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			tx.Rollback(ctx)
-			_, r, err := db.replay(ctx, m.AccountID, idem)
-			return nil, r, nil, err
-		}
+	// Claim the key first; a concurrent holder blocks us until it commits.
+	tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (account_id, key, request_hash, message_id, response_status, response_body)
+		VALUES ($1, $2, $3, $4, 0, '') ON CONFLICT DO NOTHING`, m.AccountID, idem.Key, idem.RequestHash, m.ID)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("claim idempotency key: %w", err)
 	}
-	if err := insertMessage(ctx, tx, m); err != nil {
+	if tag.RowsAffected() == 0 {
+		tx.Rollback(ctx)
+		_, r, err := db.replay(ctx, m.AccountID, idem)
+		return nil, r, nil, err
+	}
+	deliveries, err := insertMessage(ctx, tx, m, typ)
+	if err != nil {
 		return nil, nil, nil, err
-	}
-	var deliveries []string
-	if typ != "" {
-		if deliveries, err = db.fanOut(ctx, tx, m, typ, now); err != nil {
-			return nil, nil, nil, err
-		}
 	}
 	if idem != nil {
 		status, body, err := render(m)
@@ -96,25 +91,26 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 	return m, nil, deliveries, nil
 }
 
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insertMessage writes the message and its first event in one statement.
-func insertMessage(ctx context.Context, q execer, m *sb.Message) error {
+// insertMessage writes the message, its first event and, for an announced
+// status (inbound "received"), its webhook deliveries in one statement.
+func insertMessage(ctx context.Context, q querier, m *sb.Message, typ string) ([]string, error) {
 	media, _ := json.Marshal(m.MediaURLs)
-	_, err := q.Exec(ctx, `WITH m AS (
+	var deliveries []string
+	_, err := scanMessage(q.QueryRow(ctx, `WITH upd AS (
 		INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
 			status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15)
-		RETURNING id, status, created_at)
-		INSERT INTO message_events (message_id, sequence, status, created_at) SELECT id, 1, status, created_at FROM m`,
+		RETURNING *)`+fanOutSQL("$17::text", "$15::timestamptz", "''", "''"),
 		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
-		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID)
+		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID, typ), &deliveries)
 	if err != nil {
-		return fmt.Errorf("insert message: %w", err)
+		return nil, fmt.Errorf("insert message: %w", err)
 	}
-	return nil
+	return deliveries, nil
 }
 
 func (db *DB) replay(ctx context.Context, accountID string, idem *sb.Idempotency) (*sb.Message, *sb.Replay, error) {
@@ -137,13 +133,6 @@ func (db *DB) GetMessage(ctx context.Context, accountID, id string) (*sb.Message
 		return nil, sb.ErrNotFound
 	}
 	m, err := scanMessage(db.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND account_id = $2`, id, accountID))
-	return m, notFound(err)
-}
-
-// loadMessage reads a message by id alone, for workers acting on their own
-// tasks.
-func (db *DB) loadMessage(ctx context.Context, q pgx.Tx, id string) (*sb.Message, error) {
-	m, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
 	return m, notFound(err)
 }
 

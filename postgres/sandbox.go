@@ -64,18 +64,6 @@ func (db *DB) DeleteRule(ctx context.Context, accountID, id string) error {
 	return nil
 }
 
-// MatchRule returns the outcome rule for a destination, preferring one for
-// the exact channel over a channel-less one; nil when none matches.
-func (db *DB) MatchRule(ctx context.Context, accountID string, ch sb.Channel, to string) (*sb.SandboxRule, error) {
-	r, err := scanRule(db.pool.QueryRow(ctx, `SELECT `+ruleColumns+` FROM sandbox_rules
-		WHERE account_id = $1 AND to_addr = $3 AND (channel = $2 OR channel IS NULL) AND outcome IS NOT NULL
-		ORDER BY channel NULLS LAST LIMIT 1`, accountID, ch, to))
-	if err == pgx.ErrNoRows {
-		return nil, nil
-	}
-	return r, err
-}
-
 // SenderRate returns the per-second limit a rule sets on a sender, or 0.
 func (db *DB) SenderRate(ctx context.Context, accountID string, ch sb.Channel, from string) (float64, error) {
 	var rate float64
@@ -120,4 +108,39 @@ func (db *DB) Submissions(ctx context.Context, accountID, messageID string) ([]s
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// SandboxLookup answers, in one round trip, what the sandbox needs to decide
+// a send: the outcome rule for the destination (nil if none) and what the
+// carrier already received for the message.
+func (db *DB) SandboxLookup(ctx context.Context, accountID string, ch sb.Channel, to, messageID string) (*sb.SandboxRule, []sb.SandboxSubmission, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+ruleColumns+` FROM sandbox_rules
+		WHERE account_id = $1 AND to_addr = $3 AND (channel = $2 OR channel IS NULL) AND outcome IS NOT NULL
+		ORDER BY channel NULLS LAST LIMIT 1`, accountID, ch, to)
+	b.Queue(`SELECT result, coalesce(provider_message_id, '') FROM sandbox_submissions
+		WHERE account_id = $1 AND message_id = $2 ORDER BY created_at, id`, accountID, messageID)
+	res := db.pool.SendBatch(ctx, b)
+	defer res.Close()
+	rule, err := scanRule(res.QueryRow())
+	if err == pgx.ErrNoRows {
+		rule, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox rule: %w", err)
+	}
+	rows, err := res.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox submissions: %w", err)
+	}
+	defer rows.Close()
+	var subs []sb.SandboxSubmission
+	for rows.Next() {
+		var x sb.SandboxSubmission
+		if err := rows.Scan(&x.Result, &x.ProviderMessageID); err != nil {
+			return nil, nil, err
+		}
+		subs = append(subs, x)
+	}
+	return rule, subs, rows.Err()
 }

@@ -23,121 +23,64 @@ func lowerStatuses(to sb.Status) []string {
 
 // Transition moves message id to c.Status if that moves it forward, records
 // the event with the next sequence number, and fans the event out to the
-// account's webhook endpoints, all in one transaction.
+// account's webhook endpoints: one statement, so one round trip and one
+// commit.
 func (db *DB) Transition(ctx context.Context, id string, c sb.Change) (sb.TransitionResult, error) {
 	if !validID(id) {
 		return sb.TransitionResult{}, sb.ErrNotFound
 	}
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return sb.TransitionResult{}, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	res, err := db.transitionTx(ctx, tx, id, c)
-	if err != nil {
-		return sb.TransitionResult{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return sb.TransitionResult{}, fmt.Errorf("commit transition: %w", err)
-	}
-	return res, nil
-}
-
-func (db *DB) transitionTx(ctx context.Context, tx pgx.Tx, id string, c sb.Change) (sb.TransitionResult, error) {
 	now := db.now()
-	m, err := scanMessage(tx.QueryRow(ctx, `UPDATE messages SET status = $2, sequence = sequence + 1, updated_at = $3,
-		provider = CASE WHEN $4 = '' THEN provider ELSE $4 END,
-		provider_message_id = coalesce(NULLIF($5, ''), provider_message_id),
-		error_code = coalesce(NULLIF($6, ''), error_code),
-		error_message = coalesce(NULLIF($7, ''), error_message),
-		lease_until = NULL
+	res := sb.TransitionResult{Applied: true}
+	var err error
+	res.Message, err = scanMessage(db.pool.QueryRow(ctx, `WITH upd AS (
+		UPDATE messages SET status = $2, sequence = sequence + 1, updated_at = $3,
+			provider = CASE WHEN $4 = '' THEN provider ELSE $4 END,
+			provider_message_id = coalesce(NULLIF($5, ''), provider_message_id),
+			error_code = coalesce(NULLIF($6, ''), error_code),
+			error_message = coalesce(NULLIF($7, ''), error_message),
+			lease_until = NULL
 		WHERE id = $1 AND status = ANY($8)
-		RETURNING `+messageColumns, id, c.Status, now, c.Provider, c.ProviderMessageID, c.ErrorCode, c.ErrorMessage, lowerStatuses(c.Status)))
-	if err == pgx.ErrNoRows {
-		// Not applied: a receipt overtook this transition. Keep the
-		// provider's id all the same, or later receipts could not find it.
-		if c.ProviderMessageID != "" {
-			if _, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = coalesce(provider_message_id, $2),
-				provider = CASE WHEN $3 = '' THEN provider ELSE $3 END WHERE id = $1`, id, c.ProviderMessageID, c.Provider); err != nil {
-				return sb.TransitionResult{}, fmt.Errorf("keep provider id: %w", err)
-			}
-		}
-		cur, err := db.loadMessage(ctx, tx, id)
-		return sb.TransitionResult{Message: cur}, err
+		RETURNING *)`+fanOutSQL("$9::text", "$3::timestamptz", "$6::text", "$7::text"),
+		id, c.Status, now, c.Provider, c.ProviderMessageID, c.ErrorCode, c.ErrorMessage, lowerStatuses(c.Status), c.Status.EventType()),
+		&res.Deliveries)
+	if err == nil {
+		return res, nil
 	}
-	if err != nil {
-		return sb.TransitionResult{}, fmt.Errorf("update status: %w", err)
+	if err != pgx.ErrNoRows {
+		return sb.TransitionResult{}, fmt.Errorf("transition to %s: %w", c.Status, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO message_events (message_id, sequence, status, error_code, error_message, created_at)
-		VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6)`, m.ID, m.Sequence, m.Status, c.ErrorCode, c.ErrorMessage, now); err != nil {
-		return sb.TransitionResult{}, fmt.Errorf("insert event: %w", err)
+	// Not applied: late, duplicate, or overtaken by a receipt. Keep the
+	// provider's id all the same, or later receipts could not find it.
+	var m *sb.Message
+	if c.ProviderMessageID != "" {
+		m, err = scanMessage(db.pool.QueryRow(ctx, `UPDATE messages SET provider_message_id = coalesce(provider_message_id, $2),
+			provider = CASE WHEN $3 = '' THEN provider ELSE $3 END WHERE id = $1 RETURNING `+messageColumns, id, c.ProviderMessageID, c.Provider))
+	} else {
+		m, err = db.LoadMessage(ctx, id)
 	}
-	res := sb.TransitionResult{Message: m, Applied: true}
-	if typ := m.Status.EventType(); typ != "" {
-		if res.Deliveries, err = db.fanOut(ctx, tx, m, typ, now); err != nil {
-			return sb.TransitionResult{}, err
-		}
-	}
-	return res, nil
+	return sb.TransitionResult{Message: m}, notFound(err)
 }
 
-// MarkQueued moves freshly enqueued messages from accepted to queued in one
-// transaction, so the enqueue path costs one commit per batch, not per
-// message.
+// MarkQueued moves freshly enqueued messages from accepted to queued, with
+// their events and webhooks, in one statement for the whole batch.
 func (db *DB) MarkQueued(ctx context.Context, ids []string) ([]string, error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	now := db.now()
-	rows, err := tx.Query(ctx, `UPDATE messages SET status = 'queued', sequence = sequence + 1, updated_at = $2
-		WHERE id = ANY($1) AND status = 'accepted' RETURNING `+messageColumns, ids, now)
+	rows, err := db.pool.Query(ctx, `WITH upd AS (
+		UPDATE messages SET status = 'queued', sequence = sequence + 1, updated_at = $2
+		WHERE id = ANY($1) AND status = 'accepted' RETURNING *)`+fanOutSQL("'message.queued'::text", "$2::timestamptz", "''", "''"),
+		ids, db.now())
 	if err != nil {
 		return nil, fmt.Errorf("mark queued: %w", err)
 	}
-	var msgs []*sb.Message
+	defer rows.Close()
+	var all []string
 	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			rows.Close()
+		var d []string
+		if _, err := scanMessage(rows, &d); err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, m)
+		all = append(all, d...)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(msgs) == 0 {
-		return nil, nil
-	}
-	evIDs := make([]string, len(msgs))
-	seqs := make([]int32, len(msgs))
-	for i, m := range msgs {
-		evIDs[i], seqs[i] = m.ID, int32(m.Sequence)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO message_events (message_id, sequence, status, created_at)
-		SELECT unnest($1::uuid[]), unnest($2::int[]), 'queued', $3`, evIDs, seqs, now); err != nil {
-		return nil, fmt.Errorf("insert queued events: %w", err)
-	}
-	var deliveries []string
-	endpoints := map[string][]endpointTarget{}
-	for _, m := range msgs {
-		targets, ok := endpoints[m.AccountID]
-		if !ok {
-			if targets, err = subscribedEndpoints(ctx, tx, m.AccountID, "message.queued"); err != nil {
-				return nil, err
-			}
-			endpoints[m.AccountID] = targets
-		}
-		d, err := db.insertDeliveries(ctx, tx, m, "message.queued", now, targets)
-		if err != nil {
-			return nil, err
-		}
-		deliveries = append(deliveries, d...)
-	}
-	return deliveries, tx.Commit(ctx)
+	return all, rows.Err()
 }
 
 // Claim takes message id for sending: it moves to sending (once) and is

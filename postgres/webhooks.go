@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,64 +10,6 @@ import (
 
 	sb "github.com/switchboardhq/switchboard"
 )
-
-type endpointTarget struct{ id, url string }
-
-func subscribedEndpoints(ctx context.Context, tx pgx.Tx, accountID, typ string) ([]endpointTarget, error) {
-	rows, err := tx.Query(ctx, `SELECT id, url FROM webhook_endpoints
-		WHERE account_id = $1 AND enabled AND ($2 = ANY(events) OR '*' = ANY(events))`, accountID, typ)
-	if err != nil {
-		return nil, fmt.Errorf("select endpoints: %w", err)
-	}
-	defer rows.Close()
-	var out []endpointTarget
-	for rows.Next() {
-		var t endpointTarget
-		if err := rows.Scan(&t.id, &t.url); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-// fanOut writes one outbox row per subscribed endpoint (and the message's
-// status_callback_url) inside the transaction that made the event, so an
-// event is never announced without having happened, nor lost if Redis is
-// down when it happens.
-func (db *DB) fanOut(ctx context.Context, tx pgx.Tx, m *sb.Message, typ string, at time.Time) ([]string, error) {
-	targets, err := subscribedEndpoints(ctx, tx, m.AccountID, typ)
-	if err != nil {
-		return nil, err
-	}
-	return db.insertDeliveries(ctx, tx, m, typ, at, targets)
-}
-
-func (db *DB) insertDeliveries(ctx context.Context, tx pgx.Tx, m *sb.Message, typ string, at time.Time, targets []endpointTarget) ([]string, error) {
-	if m.StatusCallbackURL != "" {
-		targets = append(targets, endpointTarget{url: m.StatusCallbackURL})
-	}
-	if len(targets) == 0 {
-		return nil, nil
-	}
-	payload, err := sb.WebhookPayload(typ, m, at)
-	if err != nil {
-		return nil, fmt.Errorf("render webhook: %w", err)
-	}
-	ids := make([]string, len(targets))
-	for i, t := range targets {
-		ids[i] = newID()
-		var endpoint any
-		if t.id != "" {
-			endpoint = t.id
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, account_id, endpoint_id, url, event_type, payload, created_at, next_attempt_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, ids[i], m.AccountID, endpoint, t.url, typ, payload, at); err != nil {
-			return nil, fmt.Errorf("insert delivery: %w", err)
-		}
-	}
-	return ids, nil
-}
 
 const endpointColumns = `id, account_id, url, events, description, enabled, coalesce(disabled_reason, ''), secret,
 	coalesce(previous_secret, ''), coalesce(previous_secret_expires_at, 'epoch'), created_at, updated_at`
@@ -165,49 +108,78 @@ func (db *DB) DisableEndpoint(ctx context.Context, id, reason string) error {
 	return err
 }
 
-// LoadDelivery returns a delivery with its signing secrets: the endpoint's,
-// or for a status_callback_url the account's callback secret.
+// LoadDelivery returns a delivery with its body and signing secrets: the
+// endpoint's, or for a status_callback_url the account's callback secret.
+// A message event is rendered from the message row as it stands with the
+// event's own status, sequence, time and error, i.e. the message as of
+// that event.
 func (db *DB) LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, error) {
+	if !validID(id) {
+		return nil, sb.ErrNotFound
+	}
 	var d sb.DeliveryTarget
-	var endpointID *string
-	var secret, prev *string
-	var prevExp *time.Time
+	var endpointID, secret, prev, evStatus, evCode, evMsg *string
+	var prevExp, evAt *time.Time
 	var enabled *bool
+	var seq *int
+	var m sb.Message
+	var media []byte
+	var msgID *string
 	err := db.pool.QueryRow(ctx, `SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.created_at,
-		e.secret, e.previous_secret, e.previous_secret_expires_at, e.enabled
-		FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`, id).Scan(
+		coalesce(e.secret, a.callback_secret), e.previous_secret, e.previous_secret_expires_at, e.enabled,
+		d.message_id, d.sequence, ev.status, ev.error_code, ev.error_message, ev.created_at,
+		coalesce(m.account_id::text, ''), coalesce(m.channel, ''), coalesce(m.direction, ''), coalesce(m.from_addr, ''), coalesce(m.to_addr, ''),
+		coalesce(m.body, ''), coalesce(m.media_urls, '[]'), coalesce(m.metadata, '{}'), coalesce(m.status_callback_url, ''),
+		coalesce(m.encoding, ''), coalesce(m.segments, 0), coalesce(m.provider, ''), coalesce(m.provider_message_id, ''),
+		coalesce(m.attempts, 0), coalesce(m.created_at, 'epoch')
+		FROM webhook_deliveries d
+		JOIN accounts a ON a.id = d.account_id
+		LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		LEFT JOIN messages m ON m.id = d.message_id
+		LEFT JOIN message_events ev ON ev.message_id = d.message_id AND ev.sequence = d.sequence
+		WHERE d.id = $1`, id).Scan(
 		&d.ID, &d.AccountID, &endpointID, &d.URL, &d.EventType, &d.Payload, &d.Status, &d.Attempts, &d.CreatedAt,
-		&secret, &prev, &prevExp, &enabled)
+		&secret, &prev, &prevExp, &enabled,
+		&msgID, &seq, &evStatus, &evCode, &evMsg, &evAt,
+		&m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata, &m.StatusCallbackURL,
+		&m.Encoding, &m.Segments, &m.Provider, &m.ProviderMessageID, &m.Attempts, &m.CreatedAt)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	d.Enabled = true
+	ep := sb.WebhookEndpoint{Secret: *secret}
+	if prev != nil && prevExp != nil {
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt = *prev, *prevExp
+	}
+	d.Secrets = ep.SigningSecrets(db.now())
+	d.Enabled = enabled == nil || *enabled
 	if endpointID != nil {
 		d.EndpointID = *endpointID
-		ep := sb.WebhookEndpoint{Secret: *secret}
-		if prev != nil && prevExp != nil {
-			ep.PreviousSecret, ep.PreviousSecretExpiresAt = *prev, *prevExp
+	}
+	if msgID != nil && evStatus != nil {
+		m.ID, m.Sequence, m.Status, m.UpdatedAt = *msgID, *seq, sb.Status(*evStatus), *evAt
+		if evCode != nil {
+			m.ErrorCode = *evCode
 		}
-		d.Secrets = ep.SigningSecrets(db.now())
-		d.Enabled = *enabled
-	} else {
-		s, err := db.CallbackSecret(ctx, d.AccountID)
-		if err != nil {
+		if evMsg != nil {
+			m.ErrorMessage = *evMsg
+		}
+		if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
+			return nil, fmt.Errorf("decode media_urls: %w", err)
+		}
+		if d.Payload, err = sb.WebhookPayload(d.EventType, &m, *evAt); err != nil {
 			return nil, err
 		}
-		d.Secrets = []string{s}
+	}
+	if d.Payload == nil {
+		return nil, fmt.Errorf("delivery %s: nothing to deliver", id)
 	}
 	return &d, nil
 }
 
 // RecordAttempt stores one attempt and moves the delivery to status
-// (pending with next due time, delivered, failed or discarded).
+// (pending with next due time, delivered, failed or discarded), in one
+// statement.
 func (db *DB) RecordAttempt(ctx context.Context, d *sb.DeliveryTarget, a sb.WebhookAttempt, status string, next time.Time) error {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
 	var endpoint any
 	if d.EndpointID != "" {
 		endpoint = d.EndpointID
@@ -216,16 +188,15 @@ func (db *DB) RecordAttempt(ctx context.Context, d *sb.DeliveryTarget, a sb.Webh
 	if a.StatusCode != 0 {
 		code = a.StatusCode
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, account_id, event_type, attempt, status_code, error, duration_ms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9)`, newID(), d.ID, endpoint, d.AccountID, d.EventType, a.Attempt, code, a.Error,
-		a.Duration.Milliseconds()); err != nil {
-		return fmt.Errorf("insert attempt: %w", err)
+	_, err := db.pool.Exec(ctx, `WITH att AS (
+		INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, account_id, event_type, attempt, status_code, error, duration_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9))
+		UPDATE webhook_deliveries SET status = $10, attempts = $6, next_attempt_at = $11, updated_at = now() WHERE id = $2`,
+		newID(), d.ID, endpoint, d.AccountID, d.EventType, a.Attempt, code, a.Error, a.Duration.Milliseconds(), status, next)
+	if err != nil {
+		return fmt.Errorf("record attempt: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, updated_at = now() WHERE id = $1`,
-		d.ID, status, a.Attempt, next); err != nil {
-		return fmt.Errorf("update delivery: %w", err)
-	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // ListAttempts returns a page of an endpoint's attempts, newest first.

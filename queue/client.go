@@ -45,16 +45,17 @@ func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() 
 func (c *Client) Redis() redis.UniversalClient { return c.rdb }
 
 type deliverPayload struct {
-	MessageID  string `json:"message_id"`
-	EnqueuedAt int64  `json:"enqueued_at"` // Unix ns, for the pickup-latency metric
+	sb.MessageRef
+	EnqueuedAt int64 `json:"enqueued_at"` // Unix ns, for the pickup-latency metric
 }
 
 // EnqueueDelivery queues message id for sending. The task id is the message
 // id, so a second enqueue while the first task exists is a no-op; suffix
 // makes a distinct task for the sweeper's re-enqueue of a message whose
 // task is stuck with a dead worker.
-func (c *Client) EnqueueDelivery(ctx context.Context, id, suffix string) error {
-	body, _ := json.Marshal(deliverPayload{MessageID: id, EnqueuedAt: time.Now().UnixNano()})
+func (c *Client) EnqueueDelivery(ctx context.Context, ref sb.MessageRef, suffix string) error {
+	id := ref.ID
+	body, _ := json.Marshal(deliverPayload{MessageRef: ref, EnqueuedAt: time.Now().UnixNano()})
 	taskID := id
 	if suffix != "" {
 		taskID += ":" + suffix

@@ -27,22 +27,27 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 			pickupLatency.Observe(time.Since(time.Unix(0, p.EnqueuedAt)).Seconds())
 		}
 	}
-	m, err := w.store.LoadMessage(ctx, p.MessageID)
+	ref := p.MessageRef
+	if ref.AccountID == "" {
+		// A task without the sender (enqueued by an older version).
+		m, err := w.store.LoadMessage(ctx, ref.ID)
+		if errors.Is(err, sb.ErrNotFound) {
+			return fmt.Errorf("message %s: %w", ref.ID, asynq.SkipRetry)
+		}
+		if err != nil {
+			return err
+		}
+		ref = sb.MessageRef{ID: m.ID, AccountID: m.AccountID, Channel: m.Channel, From: m.From}
+	}
+	if err := w.throttle(ctx, ref); err != nil {
+		return err
+	}
+	m, ok, err := w.store.Claim(ctx, ref.ID, w.cfg.Lease)
 	if errors.Is(err, sb.ErrNotFound) {
-		return fmt.Errorf("message %s: %w", p.MessageID, asynq.SkipRetry)
+		return fmt.Errorf("message %s: %w", ref.ID, asynq.SkipRetry)
 	}
-	if err != nil {
-		return err
-	}
-	if m.Status.Rank() > sb.StatusSending.Rank() {
-		return nil // already sent: this is a duplicate task
-	}
-	if err := w.throttle(ctx, m); err != nil {
-		return err
-	}
-	m, ok, err := w.store.Claim(ctx, m.ID, w.cfg.Lease)
 	if err != nil || !ok {
-		return err // !ok: sent already, or another worker holds it
+		return err // !ok: sent already (a duplicate task), or another worker holds it
 	}
 	name, prov := w.route(m)
 	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
@@ -76,7 +81,7 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 
 // throttle applies the sender's rate limit: a short wait is slept through,
 // a long one hands the message back to the queue until its reserved slot.
-func (w *Worker) throttle(ctx context.Context, m *sb.Message) error {
+func (w *Worker) throttle(ctx context.Context, m sb.MessageRef) error {
 	rate, err := w.rates.get(ctx, m.AccountID, m.Channel, m.From)
 	if err != nil || rate <= 0 {
 		return err
@@ -106,14 +111,19 @@ func (w *Worker) transition(ctx context.Context, m *sb.Message, c sb.Change) err
 	if err != nil {
 		return fmt.Errorf("transition %s to %s: %w", m.ID, c.Status, err)
 	}
+	w.announce(ctx, res, c.Status)
+	return nil
+}
+
+// announce counts an applied transition and enqueues its webhooks; if Redis
+// refuses, the sweeper finds the outbox rows later.
+func (w *Worker) announce(ctx context.Context, res sb.TransitionResult, status sb.Status) {
 	if res.Applied {
-		deliveriesTotal.WithLabelValues(string(m.Channel), string(c.Status)).Inc()
+		deliveriesTotal.WithLabelValues(string(res.Message.Channel), string(status)).Inc()
 	}
-	// If Redis refuses, the sweeper finds the outbox rows later.
 	if err := w.client.EnqueueWebhooks(ctx, res.Deliveries); err != nil {
 		w.log.WarnContext(ctx, "enqueue webhooks", "err", err)
 	}
-	return nil
 }
 
 // rateCache remembers sender limits briefly so a busy sender costs one

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	sb "github.com/switchboardhq/switchboard"
 )
 
 // Outbox enqueues messages after the API has committed them. The API hands
@@ -16,20 +18,20 @@ type Outbox struct {
 	client *Client
 	store  Store
 	log    *slog.Logger
-	ch     chan string
+	ch     chan sb.MessageRef
 	wg     sync.WaitGroup
 }
 
 // NewOutbox returns an outbox; Run drains it.
 func NewOutbox(client *Client, store Store, log *slog.Logger) *Outbox {
-	return &Outbox{client: client, store: store, log: log, ch: make(chan string, 65536)}
+	return &Outbox{client: client, store: store, log: log, ch: make(chan sb.MessageRef, 65536)}
 }
 
 // Notify hands over a committed message. It never blocks: when the buffer
 // is full the sweeper picks the message up instead.
-func (o *Outbox) Notify(id string) {
+func (o *Outbox) Notify(m *sb.Message) {
 	select {
-	case o.ch <- id:
+	case o.ch <- sb.MessageRef{ID: m.ID, AccountID: m.AccountID, Channel: m.Channel, From: m.From}:
 	default:
 	}
 }
@@ -44,7 +46,7 @@ func (o *Outbox) Run(ctx context.Context, parallel int) {
 }
 
 func (o *Outbox) loop(ctx context.Context) {
-	batch := make([]string, 0, 256)
+	batch := make([]sb.MessageRef, 0, 256)
 	for {
 		batch = batch[:0]
 		select {
@@ -81,7 +83,7 @@ func (o *Outbox) loop(ctx context.Context) {
 	}
 }
 
-func (o *Outbox) flush(ctx context.Context, batch []string) {
+func (o *Outbox) flush(ctx context.Context, batch []sb.MessageRef) {
 	if len(batch) == 0 {
 		return
 	}
@@ -89,14 +91,18 @@ func (o *Outbox) flush(ctx context.Context, batch []string) {
 	// has not been marked queued, so the lifecycle reads accepted → queued →
 	// sending in every case. If the enqueue fails, the sweeper re-enqueues
 	// queued messages that do not move.
-	deliveries, err := o.store.MarkQueued(ctx, batch)
+	ids := make([]string, len(batch))
+	for i, r := range batch {
+		ids[i] = r.ID
+	}
+	deliveries, err := o.store.MarkQueued(ctx, ids)
 	if err != nil {
 		o.log.WarnContext(ctx, "mark queued; sweeper will retry", "err", err)
 		return
 	}
-	for _, id := range batch {
-		if err := o.client.EnqueueDelivery(ctx, id, ""); err != nil {
-			o.log.WarnContext(ctx, "enqueue failed; sweeper will retry", "message_id", id, "err", err)
+	for _, r := range batch {
+		if err := o.client.EnqueueDelivery(ctx, r, ""); err != nil {
+			o.log.WarnContext(ctx, "enqueue failed; sweeper will retry", "message_id", r.ID, "err", err)
 			break
 		}
 	}

@@ -35,13 +35,14 @@ func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
 			return err
 		}
 	}
-	m, err := w.store.LoadMessage(ctx, id)
+	res, err := w.store.Transition(ctx, id, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
 	if errors.Is(err, sb.ErrNotFound) {
 		unknownReceipts.WithLabelValues(r.Provider).Inc()
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("apply receipt: %w", err)
 	}
-	return w.transition(ctx, m, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+	w.announce(ctx, res, r.Status)
+	return nil
 }

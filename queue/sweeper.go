@@ -68,7 +68,7 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 		for _, m := range stale {
 			// A queued or sending message may still have a task held by a
 			// dead worker under its own id; a distinct id gets it moving now.
-			if err := s.client.EnqueueDelivery(ctx, m.ID, suffix); err != nil {
+			if err := s.client.EnqueueDelivery(ctx, m.MessageRef, suffix); err != nil {
 				return err
 			}
 		}

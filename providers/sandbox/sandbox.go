@@ -6,7 +6,6 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	sb "github.com/switchboardhq/switchboard"
@@ -29,8 +28,9 @@ const transientFailures = 2
 
 // Store is what the sandbox remembers.
 type Store interface {
-	MatchRule(ctx context.Context, accountID string, ch sb.Channel, to string) (*sb.SandboxRule, error)
-	Submissions(ctx context.Context, accountID, messageID string) ([]sb.SandboxSubmission, error)
+	// SandboxLookup returns the destination's outcome rule (nil if none)
+	// and what the carrier already received for the message.
+	SandboxLookup(ctx context.Context, accountID string, ch sb.Channel, to, messageID string) (*sb.SandboxRule, []sb.SandboxSubmission, error)
 	RecordSubmission(ctx context.Context, s *sb.SandboxSubmission) error
 }
 
@@ -53,36 +53,32 @@ func New(store Store, receipts Scheduler, delay time.Duration) *Provider {
 
 // outcomeFor decides what happens to a send: a rule for the destination
 // wins over the magic numbers.
-func (p *Provider) outcomeFor(ctx context.Context, m *sb.Message) (outcome string, delay time.Duration, err error) {
+func (p *Provider) outcomeFor(m *sb.Message, rule *sb.SandboxRule) (outcome string, delay time.Duration) {
 	delay = p.delay
-	rule, err := p.store.MatchRule(ctx, m.AccountID, m.Channel, m.To)
-	if err != nil {
-		return "", 0, fmt.Errorf("sandbox rule: %w", err)
-	}
 	if rule != nil {
 		if rule.DelayMS != nil {
 			delay = time.Duration(*rule.DelayMS) * time.Millisecond
 		}
-		return rule.Outcome, delay, nil
+		return rule.Outcome, delay
 	}
 	switch m.To {
 	case NumberInvalid:
-		return sb.OutcomeFailed, delay, nil
+		return sb.OutcomeFailed, delay
 	case NumberTransient:
-		return sb.OutcomeTransient, delay, nil
+		return sb.OutcomeTransient, delay
 	case NumberSilent:
-		return sb.OutcomeSilent, delay, nil
+		return sb.OutcomeSilent, delay
 	case NumberUndelivered:
-		return sb.OutcomeUndelivered, delay, nil
+		return sb.OutcomeUndelivered, delay
 	}
-	return sb.OutcomeDelivered, delay, nil
+	return sb.OutcomeDelivered, delay
 }
 
 // Send accepts or refuses m as the rules say. m.ID is the idempotency key: a
 // message already accepted is answered with its original id and not
 // recorded again, as a carrier honouring idempotency keys would.
 func (p *Provider) Send(ctx context.Context, m *sb.Message) (sb.SendResult, error) {
-	prior, err := p.store.Submissions(ctx, m.AccountID, m.ID)
+	rule, prior, err := p.store.SandboxLookup(ctx, m.AccountID, m.Channel, m.To, m.ID)
 	if err != nil {
 		return sb.SendResult{}, err
 	}
@@ -95,10 +91,7 @@ func (p *Provider) Send(ctx context.Context, m *sb.Message) (sb.SendResult, erro
 			transients++
 		}
 	}
-	outcome, delay, err := p.outcomeFor(ctx, m)
-	if err != nil {
-		return sb.SendResult{}, err
-	}
+	outcome, delay := p.outcomeFor(m, rule)
 	sub := &sb.SandboxSubmission{
 		AccountID: m.AccountID, MessageID: m.ID, Channel: m.Channel, From: m.From, To: m.To,
 		Text: m.Text, Attempt: len(prior) + 1, Result: "accepted",
