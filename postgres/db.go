@@ -22,8 +22,9 @@ import (
 
 // DB is the store, backed by a pgx pool.
 type DB struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	batch *batcher // nil unless EnableGroupCommit was called
 }
 
 // Open connects to url and checks the connection.
@@ -46,8 +47,13 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	return &DB{pool: pool, now: now}, nil
 }
 
-// Close releases the pool.
-func (db *DB) Close() { db.pool.Close() }
+// Close stops group commit, if running, and releases the pool.
+func (db *DB) Close() {
+	if db.batch != nil {
+		db.batch.stop()
+	}
+	db.pool.Close()
+}
 
 // Ping reports whether PostgreSQL answers.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }

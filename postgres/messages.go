@@ -47,6 +47,12 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 		m.Metadata = json.RawMessage("{}")
 	}
 	typ := m.Status.EventType()
+	if idem == nil && typ == "" && db.batch != nil {
+		if err := db.batch.insert(ctx, m); err != nil {
+			return nil, nil, nil, err
+		}
+		return m, nil, nil, nil
+	}
 	if idem == nil {
 		// One statement: one round trip and one commit.
 		deliveries, err := insertMessage(ctx, db.pool, m, typ)

@@ -82,6 +82,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		a.wg.Go(func() { sw.Run(runCtx) })
 	}
 	if role == RoleAll || role == RoleAPI {
+		db.EnableGroupCommit(4)
 		currentDepth.Store(queue.NewDepthCollector(qc))
 		registerDepth.Do(func() { prometheus.MustRegister(depthProxy{}) })
 		outbox := queue.NewOutbox(qc, db, log)
