@@ -23,6 +23,7 @@ type Config struct {
 	Lease            time.Duration // SWITCHBOARD_DELIVERY_LEASE
 	DBMaxConns       int           // SWITCHBOARD_DB_MAX_CONNS
 	ShutdownTimeout  time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT
+	PprofAddr        string        // SWITCHBOARD_PPROF_ADDR: net/http/pprof listener; off when empty
 
 	webhookSchedule []time.Duration // tests only
 }
@@ -74,6 +75,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("SWITCHBOARD_DATABASE_URL", &c.DatabaseURL)
 	str("SWITCHBOARD_REDIS_URL", &c.RedisURL)
 	str("SWITCHBOARD_LOG_LEVEL", &c.LogLevel)
+	str("SWITCHBOARD_PPROF_ADDR", &c.PprofAddr)
 	if v := getenv("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

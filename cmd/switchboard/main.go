@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -105,6 +107,15 @@ func serve(ctx context.Context, cfg Config, role string, log *slog.Logger) error
 	app, err := Start(ctx, cfg, role, log)
 	if err != nil {
 		return err
+	}
+	if cfg.PprofAddr != "" {
+		// Profiling on its own listener, never on the public API port.
+		go func() {
+			log.Info("pprof listening", "addr", cfg.PprofAddr)
+			if err := http.ListenAndServe(cfg.PprofAddr, http.DefaultServeMux); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
 	}
 	log.Info("switchboard started", "role", role, "webhook_allow_private", cfg.WebhookAllowPriv)
 	<-ctx.Done()
