@@ -25,7 +25,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +50,10 @@ type options struct {
 	pgPID           int
 	redisPID        int
 	poll            time.Duration
+	quietWait       time.Duration
+	acceptOnly      bool
+	top             bool
+	build           string
 }
 
 func main() {
@@ -70,6 +76,10 @@ func main() {
 	flag.IntVar(&o.pgPID, "pg-pid", 0, "PostgreSQL postmaster id (its children count as postgres), for the CPU split")
 	flag.IntVar(&o.redisPID, "redis-pid", 0, "redis-server process id, for the CPU split")
 	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "how often to poll PostgreSQL while waiting for deliveries")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 20*time.Second, "wait up to this long for other processes to leave the CPUs idle before starting")
+	flag.BoolVar(&o.acceptOnly, "accept-only", false, "the server runs --role api: measure accepting only, do not wait for deliveries")
+	flag.BoolVar(&o.top, "top", true, "take a `top -b` snapshot (1 s) a quarter of the way into phase 1")
+	flag.StringVar(&o.build, "build", "", "what server build is being measured (commit, working-tree state), for the report")
 	flag.Parse()
 	if o.key == "" || o.dbURL == "" || o.redisURL == "" {
 		fmt.Fprintln(os.Stderr, "sbbench: -key, -db and -redis (or SB_KEY, SWITCHBOARD_DATABASE_URL, SWITCHBOARD_REDIS_URL) are required")
@@ -109,10 +119,10 @@ func logf(format string, args ...any) {
 
 // run does the phases in order. Each phase's deliveries are drained before
 // the next starts, so the delivered rate of phase 1 is not diluted by phase
-// 2's traffic and phase 2's API latency is measured with the pipeline in a
-// steady state at that rate, not while a burst backlog drains.
+// 2's traffic and phase 2's API latency is measured with the pipeline
+// busy at that rate rather than draining a burst backlog.
 func run(ctx context.Context, o options) (*Summary, error) {
-	sum := &Summary{Params: Params{N: o.n, C: o.c, Rate: o.rate, RateSeconds: o.rateDuration.Seconds(), URL: o.url}}
+	sum := &Summary{Params: Params{N: o.n, C: o.c, Rate: o.rate, RateSeconds: o.rateDuration.Seconds(), URL: o.url, AcceptOnly: o.acceptOnly, Build: o.build}}
 	sum.Machine = machineInfo()
 	sum.Goals = goals
 
@@ -148,66 +158,87 @@ func run(ctx context.Context, o options) (*Summary, error) {
 		return nil, err
 	}
 	procs := procGroups{self: os.Getpid(), server: o.serverPID, pg: o.pgPID, redis: o.redisPID}
+	sum.Machine.BackgroundCores = waitQuiet(ctx, procs, o.quietWait)
+	var waitErrs []error
 
 	// Phase 1: throughput.
 	logf("phase 1: %d messages from %d concurrent clients, as fast as accepted", o.n, o.c)
+	topDone := make(chan string, 1)
+	quarter := make(chan struct{})
+	go func() { topDone <- topSnapshot(ctx, o.top, quarter) }()
 	before := snapshot(ctx, procs, db, rc, api)
-	p1 := runThroughput(ctx, api, o.n, o.c, o.from)
+	p1 := runThroughput(ctx, api, o.n, o.c, o.from, quarter)
 	afterSend := snapshot(ctx, procs, db, rc, api)
 	sum.Throughput = p1.stats
+	sum.Top = <-topDone
+	sum.Resources = append(sum.Resources, resources("phase 1: API sending window", before, afterSend, p1.stats.Accepted, 0))
 	logf("phase 1: %d accepted in %.2fs = %.0f msg/s (p50 %.1f ms, p99 %.1f ms, %d errors)",
 		p1.stats.Accepted, p1.stats.Seconds, p1.stats.PerSec, p1.stats.Latency.P50, p1.stats.Latency.P99, p1.stats.Errors)
 	if ctx.Err() != nil {
 		return sum, ctx.Err()
 	}
-	perr := pipe.waitDone(ctx, "phase 1", o.wait)
-	afterDrain := snapshot(ctx, procs, db, rc, api)
-	sum.ThroughputPipeline, err = pipe.stats(ctx, p1.ids, before.metrics, afterDrain.metrics)
-	if err != nil {
-		return sum, err
+	if !o.acceptOnly {
+		perr := pipe.waitDone(ctx, "phase 1", o.wait)
+		if perr != nil {
+			waitErrs = append(waitErrs, perr)
+		}
+		afterDrain := snapshot(ctx, procs, db, rc, api)
+		ps, err := pipe.stats(ctx, p1.ids, before.metrics, afterDrain.metrics)
+		if err != nil {
+			return sum, err
+		}
+		ps.WaitError = errString(perr)
+		sum.ThroughputPipeline = &ps
+		sum.Resources = append(sum.Resources, resources("phase 1: first request → last webhook", before, afterDrain, p1.stats.Accepted, ps.Delivered))
+		logf("phase 1 pipeline: %d delivered, %.0f delivered msg/s, %.0f msg/s incl. webhooks, accept→delivered p99 %.0f ms",
+			ps.Delivered, ps.DeliveredPerSec, ps.WebhookedPerSec, ps.AcceptToDelivered.P99)
 	}
-	sum.ThroughputPipeline.WaitError = errString(perr)
-	sum.Resources = append(sum.Resources,
-		resources("phase 1: API sending window", before, afterSend, p1.stats.Accepted, 0),
-		resources("phase 1: first request → last webhook", before, afterDrain, p1.stats.Accepted, sum.ThroughputPipeline.Delivered))
-	logf("phase 1 pipeline: %d delivered, %.0f delivered msg/s, %.0f msg/s incl. webhooks, accept→delivered p99 %.0f ms",
-		sum.ThroughputPipeline.Delivered, sum.ThroughputPipeline.DeliveredPerSec, sum.ThroughputPipeline.WebhookedPerSec,
-		sum.ThroughputPipeline.AcceptToDelivered.P99)
 
 	// Phase 2: latency at a fixed offered rate.
 	if o.rate > 0 && ctx.Err() == nil {
+		waitQuiet(ctx, procs, o.quietWait)
 		total := int(float64(o.rate) * o.rateDuration.Seconds())
 		logf("phase 2: %d msg/s offered for %s (%d messages), open loop, up to %d in flight", o.rate, o.rateDuration, total, o.rateWorkers)
 		b2 := snapshot(ctx, procs, db, rc, api)
 		p2 := runFixedRate(ctx, api, o.rate, total, o.rateWorkers, o.from)
 		a2send := snapshot(ctx, procs, db, rc, api)
 		sum.FixedRate = &p2.stats
+		sum.Resources = append(sum.Resources, resources(fmt.Sprintf("phase 2: API sending window (%d msg/s)", o.rate), b2, a2send, p2.stats.Accepted, 0))
 		logf("phase 2: %d accepted at %.0f msg/s achieved (p50 %.1f ms, p99 %.1f ms, %d errors)",
 			p2.stats.Accepted, p2.stats.PerSec, p2.stats.Latency.P50, p2.stats.Latency.P99, p2.stats.Errors)
-		perr := pipe.waitDone(ctx, "phase 2", o.wait)
-		a2 := snapshot(ctx, procs, db, rc, api)
-		ps, err := pipe.stats(ctx, p2.ids, b2.metrics, a2.metrics)
-		if err != nil {
-			return sum, err
+		if !o.acceptOnly {
+			perr := pipe.waitDone(ctx, "phase 2", o.wait)
+			if perr != nil {
+				waitErrs = append(waitErrs, perr)
+			}
+			a2 := snapshot(ctx, procs, db, rc, api)
+			ps, err := pipe.stats(ctx, p2.ids, b2.metrics, a2.metrics)
+			if err != nil {
+				return sum, err
+			}
+			ps.WaitError = errString(perr)
+			sum.FixedRatePipeline = &ps
+			sum.Resources = append(sum.Resources, resources("phase 2: first request → last webhook", b2, a2, p2.stats.Accepted, ps.Delivered))
 		}
-		ps.WaitError = errString(perr)
-		sum.FixedRatePipeline = &ps
-		sum.Resources = append(sum.Resources, resources(fmt.Sprintf("phase 2: %d msg/s offered", o.rate), b2, a2send, p2.stats.Accepted, ps.Delivered))
 	}
 
 	// Baseline: bare asynq on the same Redis.
 	if o.baseline && ctx.Err() == nil {
+		waitQuiet(ctx, procs, o.quietWait)
 		logf("baseline: %d no-op tasks through bare asynq (queue %q), %d enqueuers, server concurrency 64", o.n, baselineQueue, o.c)
 		bb := snapshot(ctx, procs, db, rc, api)
 		bl, err := runBaseline(ctx, o.redisURL, o.n, o.c)
 		ba := snapshot(ctx, procs, db, rc, api)
-		if err != nil {
+		if bl == nil {
 			return sum, fmt.Errorf("baseline: %w", err)
+		}
+		if err != nil {
+			waitErrs = append(waitErrs, fmt.Errorf("baseline: %w", err))
 		}
 		sum.Baseline = bl
 		sum.Resources = append(sum.Resources, resources("baseline: bare asynq", bb, ba, bl.Processed, 0))
 		logf("baseline: enqueued %.0f/s, processed %.0f/s, pickup p99 %.1f ms", bl.EnqueuedPerSec, bl.ProcessedPerSec, bl.Pickup.P99)
-		if bl.ProcessedPerSec > 0 {
+		if bl.ProcessedPerSec > 0 && sum.ThroughputPipeline != nil {
 			sum.Ratios.DeliveredVsAsynqProcessed = sum.ThroughputPipeline.DeliveredPerSec / bl.ProcessedPerSec
 		}
 		if bl.EnqueuedPerSec > 0 {
@@ -218,10 +249,48 @@ func run(ctx context.Context, o options) (*Summary, error) {
 	if ctx.Err() != nil {
 		return sum, ctx.Err()
 	}
-	if perr != nil {
-		return sum, perr
+	return sum, errors.Join(waitErrs...)
+}
+
+// topSnapshot runs `top -b` once a quarter of phase 1 is sent and returns
+// its second frame (the first covers time since boot), trimmed to the
+// busiest processes: the per-process CPU split a person would see.
+func topSnapshot(ctx context.Context, enabled bool, start <-chan struct{}) string {
+	if !enabled {
+		return ""
 	}
-	return sum, nil
+	select {
+	case <-ctx.Done():
+		return ""
+	case <-start:
+	}
+	out, err := exec.CommandContext(ctx, "top", "-b", "-n", "2", "-d", "1", "-w", "160").Output()
+	if err != nil {
+		return ""
+	}
+	s := string(out)
+	if i := strings.LastIndex(s, "\ntop - "); i >= 0 {
+		s = s[i+1:]
+	}
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[:min(len(lines), 20)], "\n")
+}
+
+// waitQuiet waits up to limit for the rest of the machine to use less than
+// a quarter of a core, so other people's builds do not skew the run; it
+// returns the last background load seen, which the report shows.
+func waitQuiet(ctx context.Context, g procGroups, limit time.Duration) float64 {
+	deadline := time.Now().Add(limit)
+	for {
+		bg := backgroundLoad(g, time.Second)
+		if bg < 0.25 || time.Now().After(deadline) || ctx.Err() != nil {
+			if bg >= 0.25 {
+				logf("warning: other processes keep %.2f cores busy; results will be skewed", bg)
+			}
+			return bg
+		}
+		logf("other processes keep %.2f cores busy; waiting for a quiet machine", bg)
+	}
 }
 
 func errString(err error) string {
