@@ -11,8 +11,10 @@
 //     answers do not slow the offered load (no coordinated omission);
 //   - a baseline: the same number of tasks through bare asynq on the same
 //     Redis with a no-op handler, the ceiling the queue layer allows;
-//   - where the CPU went (per process group, from /proc) and how many
-//     PostgreSQL commits, WAL fsyncs and Redis commands each message cost.
+//   - where the CPU went (per process group, from /proc, plus a `top -b`
+//     frame and, with -pprof, server CPU profiles) and how many PostgreSQL
+//     commits, WAL fsyncs, Redis commands and context switches each
+//     message cost.
 //
 // Progress goes to stderr; the report (a table, or JSON with -json) to
 // stdout. -out FILE also writes the JSON summary to FILE.
@@ -24,9 +26,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +59,9 @@ type options struct {
 	acceptOnly      bool
 	top             bool
 	build           string
+	pprof           string
+	pprofDir        string
+	pprofSeconds    int
 }
 
 func main() {
@@ -73,20 +81,23 @@ func main() {
 	flag.BoolVar(&o.asJSON, "json", false, "print the summary as JSON instead of a table")
 	flag.StringVar(&o.out, "out", "", "also write the JSON summary to this file")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "switchboard process id, for the CPU split")
-	flag.IntVar(&o.pgPID, "pg-pid", 0, "PostgreSQL postmaster id (its children count as postgres), for the CPU split")
+	flag.IntVar(&o.pgPID, "pg-pid", 0, "PostgreSQL postmaster id (its client backends count as postgres, other children as pg-bg), for the CPU split")
 	flag.IntVar(&o.redisPID, "redis-pid", 0, "redis-server process id, for the CPU split")
 	flag.DurationVar(&o.poll, "poll", 500*time.Millisecond, "how often to poll PostgreSQL while waiting for deliveries")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 20*time.Second, "wait up to this long for other processes to leave the CPUs idle before starting")
 	flag.BoolVar(&o.acceptOnly, "accept-only", false, "the server runs --role api: measure accepting only, do not wait for deliveries")
 	flag.BoolVar(&o.top, "top", true, "take a `top -b` snapshot (1 s) a quarter of the way into phase 1")
 	flag.StringVar(&o.build, "build", "", "what server build is being measured (commit, working-tree state), for the report")
+	flag.StringVar(&o.pprof, "pprof", "", "server's pprof base URL (SWITCHBOARD_PPROF_ADDR); when set, CPU profiles of phase 1's sending and of the drain are saved")
+	flag.StringVar(&o.pprofDir, "pprof-dir", ".", "where to save CPU profiles")
+	flag.IntVar(&o.pprofSeconds, "pprof-seconds", 4, "length of each CPU profile")
 	flag.Parse()
 	if o.key == "" || o.dbURL == "" || o.redisURL == "" {
 		fmt.Fprintln(os.Stderr, "sbbench: -key, -db and -redis (or SB_KEY, SWITCHBOARD_DATABASE_URL, SWITCHBOARD_REDIS_URL) are required")
 		os.Exit(2)
 	}
-	if o.n <= 0 || o.c <= 0 {
-		fmt.Fprintln(os.Stderr, "sbbench: -n and -c must be positive")
+	if o.n <= 0 || o.c <= 0 || o.rateWorkers <= 0 || o.rate < 0 {
+		fmt.Fprintln(os.Stderr, "sbbench: -n, -c and -rate-workers must be positive, -rate not negative")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -166,11 +177,23 @@ func run(ctx context.Context, o options) (*Summary, error) {
 	topDone := make(chan string, 1)
 	quarter := make(chan struct{})
 	go func() { topDone <- topSnapshot(ctx, o.top, quarter) }()
+	profDone := make(chan string, 1)
+	go func() {
+		select {
+		case <-quarter:
+			profDone <- cpuProfile(ctx, o, "cpu-phase1-accept.pprof")
+		case <-ctx.Done():
+			profDone <- ""
+		}
+	}()
 	before := snapshot(ctx, procs, db, rc, api)
 	p1 := runThroughput(ctx, api, o.n, o.c, o.from, quarter)
 	afterSend := snapshot(ctx, procs, db, rc, api)
 	sum.Throughput = p1.stats
 	sum.Top = <-topDone
+	if p := <-profDone; p != "" {
+		sum.Profiles = append(sum.Profiles, p)
+	}
 	sum.Resources = append(sum.Resources, resources("phase 1: API sending window", before, afterSend, p1.stats.Accepted, 0))
 	logf("phase 1: %d accepted in %.2fs = %.0f msg/s (p50 %.1f ms, p99 %.1f ms, %d errors)",
 		p1.stats.Accepted, p1.stats.Seconds, p1.stats.PerSec, p1.stats.Latency.P50, p1.stats.Latency.P99, p1.stats.Errors)
@@ -178,7 +201,12 @@ func run(ctx context.Context, o options) (*Summary, error) {
 		return sum, ctx.Err()
 	}
 	if !o.acceptOnly {
+		drainProf := make(chan string, 1)
+		go func() { drainProf <- cpuProfile(ctx, o, "cpu-phase1-drain.pprof") }()
 		perr := pipe.waitDone(ctx, "phase 1", o.wait)
+		if p := <-drainProf; p != "" {
+			sum.Profiles = append(sum.Profiles, p)
+		}
 		if perr != nil {
 			waitErrs = append(waitErrs, perr)
 		}
@@ -250,6 +278,39 @@ func run(ctx context.Context, o options) (*Summary, error) {
 		return sum, ctx.Err()
 	}
 	return sum, errors.Join(waitErrs...)
+}
+
+// cpuProfile saves a CPU profile of the server and returns its path, or ""
+// when profiling is off or fails.
+func cpuProfile(ctx context.Context, o options, name string) string {
+	if o.pprof == "" {
+		return ""
+	}
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(o.pprof, "/"), o.pprofSeconds)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		logf("pprof: %v", err)
+		return ""
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		logf("pprof: %s: HTTP %d", url, resp.StatusCode)
+		return ""
+	}
+	path := filepath.Join(o.pprofDir, name)
+	f, err := os.Create(path)
+	if err != nil {
+		logf("pprof: %v", err)
+		return ""
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		logf("pprof: %v", err)
+		return ""
+	}
+	logf("pprof: %ds CPU profile saved to %s", o.pprofSeconds, path)
+	return path
 }
 
 // topSnapshot runs `top -b` once a quarter of phase 1 is sent and returns
