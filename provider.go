@@ -8,6 +8,10 @@ import (
 // SendResult is what a provider says when it accepts a message.
 type SendResult struct {
 	ProviderMessageID string
+	// Receipt, when set, is a final status the provider already knows at
+	// send time; it is applied right after "sent" instead of waiting for a
+	// callback.
+	Receipt *Receipt
 }
 
 // ProviderError is a provider's refusal, classified so the queue knows

@@ -62,11 +62,15 @@ func (db *DB) Transition(ctx context.Context, id string, c sb.Change) (sb.Transi
 }
 
 // MarkQueued moves freshly enqueued messages from accepted to queued, with
-// their events and webhooks, in one statement for the whole batch.
+// their events and webhooks, in one statement for the whole batch. The
+// filter is written "status || ”" on purpose: a plain "status = 'accepted'"
+// lets the planner pick the messages_pending partial index whenever its
+// statistics think few messages are pending, and then walk the whole
+// backlog on every call (10 ms instead of 0.03 ms at 30,000 pending).
 func (db *DB) MarkQueued(ctx context.Context, ids []string) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `WITH upd AS (
 		UPDATE messages SET status = 'queued', sequence = sequence + 1, updated_at = $2
-		WHERE id = ANY($1) AND status = 'accepted' RETURNING *)`+fanOutSQL("'message.queued'::text", "$2::timestamptz", "''", "''"),
+		WHERE id = ANY($1) AND status || '' = 'accepted' RETURNING *)`+fanOutSQL("'message.queued'::text", "$2::timestamptz", "''", "''"),
 		ids, db.now())
 	if err != nil {
 		return nil, fmt.Errorf("mark queued: %w", err)

@@ -16,9 +16,10 @@ import (
 
 // Client enqueues tasks. It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	asynq *asynq.Client
-	rdb   redis.UniversalClient
+	cfg       Config
+	asynq     *asynq.Client
+	inspector *asynq.Inspector
+	rdb       redis.UniversalClient
 }
 
 // NewClient connects to Redis at cfg.RedisURL.
@@ -32,7 +33,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if !ok {
 		return nil, errors.New("unsupported redis url")
 	}
-	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), rdb: rdb}, nil
+	return &Client{cfg: cfg, asynq: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb), rdb: rdb}, nil
 }
 
 // Close closes the Redis connection.
@@ -98,4 +99,20 @@ func (c *Client) ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.D
 		return fmt.Errorf("schedule receipt: %w", err)
 	}
 	return nil
+}
+
+// TaskWaiting reports whether a task with id is still waiting in Redis to
+// run (pending, scheduled or retrying). A running ("active") task does not
+// count: a message still queued long after its task started belongs to a
+// worker that died before claiming it. When Redis cannot say, it answers
+// yes: a wrong yes only delays the next sweep, a wrong no duplicates work.
+func (c *Client) TaskWaiting(ctx context.Context, queueName, id string) bool {
+	info, err := c.inspector.GetTaskInfo(queueName, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	return info.State == asynq.TaskStatePending || info.State == asynq.TaskStateScheduled || info.State == asynq.TaskStateRetry
 }

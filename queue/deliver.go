@@ -56,7 +56,13 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	cancel()
 	sendDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	if sendErr == nil {
-		return w.transition(ctx, m, sb.Change{Status: sb.StatusSent, Provider: name, ProviderMessageID: res.ProviderMessageID})
+		if err := w.transition(ctx, m, sb.Change{Status: sb.StatusSent, Provider: name, ProviderMessageID: res.ProviderMessageID}); err != nil {
+			return err
+		}
+		if r := res.Receipt; r != nil {
+			return w.transition(ctx, m, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+		}
+		return nil
 	}
 	var pe *sb.ProviderError
 	if !errors.As(sendErr, &pe) {

@@ -64,10 +64,26 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 				return err
 			}
 		}
-		suffix := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		takeover := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		for _, m := range stale {
-			// A queued or sending message may still have a task held by a
-			// dead worker under its own id; a distinct id gets it moving now.
+			suffix := ""
+			switch m.Status {
+			case sb.StatusSending:
+				// Its lease ran out: the worker died mid-send, and its task
+				// may still sit in that worker's active set. A distinct task
+				// id takes over now; the claim keeps the two from both sending.
+				suffix = takeover
+			case sb.StatusQueued:
+				// Old but maybe only waiting behind a backlog: leave it if
+				// its task is still waiting in Redis, or the sweeper would
+				// pile duplicate work onto exactly the queue that is behind.
+				// A task that is running while its message stays queued has
+				// lost its worker: take over.
+				if s.client.TaskWaiting(ctx, QueueMessages, m.ID) {
+					continue
+				}
+				suffix = takeover
+			}
 			if err := s.client.EnqueueDelivery(ctx, m.MessageRef, suffix); err != nil {
 				return err
 			}

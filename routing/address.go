@@ -5,6 +5,7 @@ package routing
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -29,10 +30,42 @@ func NormalizeAddress(ch sb.Channel, addr string) (string, error) {
 	return addr, nil
 }
 
+// phoneCache remembers recent parses: the same senders and customers recur,
+// and parsing (regular expressions over the metadata) is the costliest step
+// of accepting a message.
+var phoneCache = struct {
+	sync.RWMutex
+	m map[string]phoneResult
+}{m: map[string]phoneResult{}}
+
+type phoneResult struct {
+	e164 string
+	err  error
+}
+
+const phoneCacheMax = 100_000
+
 // NormalizePhone parses an international number ("+7 999 123-45-67",
 // "00 7 999…") into E.164. Numbers without a country code are refused:
 // there is no default region to guess from.
 func NormalizePhone(s string) (string, error) {
+	phoneCache.RLock()
+	r, ok := phoneCache.m[s]
+	phoneCache.RUnlock()
+	if ok {
+		return r.e164, r.err
+	}
+	e164, err := parsePhone(s)
+	phoneCache.Lock()
+	if len(phoneCache.m) >= phoneCacheMax {
+		clear(phoneCache.m)
+	}
+	phoneCache.m[s] = phoneResult{e164, err}
+	phoneCache.Unlock()
+	return e164, err
+}
+
+func parsePhone(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]

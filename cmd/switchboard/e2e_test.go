@@ -402,3 +402,23 @@ func TestOpsEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestImmediateReceipts: with no receipt delay the sandbox answers with the
+// final status at once, and the lifecycle still reads sent → delivered.
+func TestImmediateReceipts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SandboxDelay = 0
+	s := startStack(t, cfg, RoleAll)
+	c, _ := s.account("instant")
+	for to, want := range map[string]sdk.Status{"+15551230099": sdk.StatusDelivered, "+15005550009": sdk.StatusUndelivered} {
+		m := waitStatus(t, c, send(t, c, to, "now").ID, want)
+		events, _ := c.Messages.Events(ctx, m.ID)
+		var got []string
+		for _, e := range events {
+			got = append(got, string(e.Status))
+		}
+		if w := []string{"accepted", "queued", "sending", "sent", string(want)}; !slices.Equal(got, w) {
+			t.Fatalf("%s: events %v, want %v", to, got, w)
+		}
+	}
+}

@@ -122,6 +122,10 @@ func (p *Provider) Send(ctx context.Context, m *sb.Message) (sb.SendResult, erro
 	default:
 		r.Status = sb.StatusDelivered
 	}
+	if delay <= 0 {
+		// No delay: the outcome goes back with the answer, saving a task.
+		return sb.SendResult{ProviderMessageID: sub.ProviderMessageID, Receipt: &r}, nil
+	}
 	if err := p.receipts.ScheduleReceipt(ctx, r, delay); err != nil {
 		return sb.SendResult{}, err
 	}
