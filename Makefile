@@ -8,7 +8,7 @@ DEV_REDIS ?= 56379
 TEST_PG ?= 55433
 TEST_REDIS ?= 56380
 
-.PHONY: run build test test-short bench stack-dev stack-test stop fmt vet lint
+.PHONY: run build test bench crash-bench stop fmt vet
 
 build:
 	$(GO) build -o bin/switchboard ./cmd/switchboard
@@ -39,3 +39,9 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+# Kill a worker with SIGKILL mid-batch under the default lease/sweep settings
+# and report how long its orphaned deliveries took to resume.
+crash-bench:
+	@eval "$$(scripts/stack.sh start test $(TEST_PG) $(TEST_REDIS) off)" && \
+	SWITCHBOARD_CRASH_BENCH=1 $(GO) test -count=1 -v -run TestCrashRecoveryDefaults -timeout 10m ./cmd/switchboard/

@@ -90,7 +90,7 @@ func (c *Client) ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.D
 	if err != nil {
 		return err
 	}
-	opts := []asynq.Option{asynq.Queue(QueueMessages), asynq.MaxRetry(10),
+	opts := []asynq.Option{asynq.Queue(QueueReceipts), asynq.MaxRetry(10),
 		asynq.TaskID("rc:" + r.MessageID + ":" + string(r.Status) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36))}
 	if delay > 0 {
 		opts = append(opts, asynq.ProcessIn(delay))

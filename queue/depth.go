@@ -25,7 +25,7 @@ func (d *DepthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
 
 // Collect implements prometheus.Collector.
 func (d *DepthCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, q := range []string{QueueMessages, QueueWebhooks} {
+	for _, q := range []string{QueueMessages, QueueReceipts, QueueWebhooks} {
 		info, err := d.insp.GetQueueInfo(q)
 		if err != nil {
 			continue // the queue does not exist until its first task

@@ -19,9 +19,11 @@ const (
 	TypeWebhook = "webhook:deliver"
 )
 
-// Queue names, weighted so that webhooks cannot starve deliveries.
+// Queue names, weighted so that neither webhooks nor receipts starve
+// deliveries, and receipts do not wait behind a backlog of sends.
 const (
 	QueueMessages = "messages"
+	QueueReceipts = "receipts"
 	QueueWebhooks = "webhooks"
 )
 

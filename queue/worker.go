@@ -38,7 +38,7 @@ func NewWorker(cfg Config, client *Client, store Store, route Router, guard webh
 	}
 	w.server = asynq.NewServerFromRedisClient(client.rdb, asynq.Config{
 		Concurrency:              cfg.Concurrency,
-		Queues:                   map[string]int{QueueMessages: 6, QueueWebhooks: 3},
+		Queues:                   map[string]int{QueueMessages: 6, QueueReceipts: 3, QueueWebhooks: 3},
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,

@@ -18,6 +18,7 @@ type Config struct {
 	MaxAttempts      int           // SWITCHBOARD_DELIVERY_MAX_ATTEMPTS
 	RetryBase        time.Duration // SWITCHBOARD_DELIVERY_RETRY_BASE
 	SandboxDelay     time.Duration // SWITCHBOARD_SANDBOX_DELAY
+	SandboxLatency   time.Duration // SWITCHBOARD_SANDBOX_SEND_LATENCY
 	SweepInterval    time.Duration // SWITCHBOARD_SWEEP_INTERVAL
 	SweepGrace       time.Duration // SWITCHBOARD_SWEEP_GRACE
 	Lease            time.Duration // SWITCHBOARD_DELIVERY_LEASE
@@ -88,6 +89,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	integer("SWITCHBOARD_DB_MAX_CONNS", &c.DBMaxConns)
 	dur("SWITCHBOARD_DELIVERY_RETRY_BASE", &c.RetryBase)
 	dur("SWITCHBOARD_SANDBOX_DELAY", &c.SandboxDelay)
+	dur("SWITCHBOARD_SANDBOX_SEND_LATENCY", &c.SandboxLatency)
 	dur("SWITCHBOARD_SWEEP_INTERVAL", &c.SweepInterval)
 	dur("SWITCHBOARD_SWEEP_GRACE", &c.SweepGrace)
 	dur("SWITCHBOARD_DELIVERY_LEASE", &c.Lease)

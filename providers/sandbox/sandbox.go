@@ -44,11 +44,14 @@ type Provider struct {
 	store    Store
 	receipts Scheduler
 	delay    time.Duration
+	latency  time.Duration
 }
 
-// New returns a sandbox carrier that receipts after delay.
-func New(store Store, receipts Scheduler, delay time.Duration) *Provider {
-	return &Provider{store: store, receipts: receipts, delay: delay}
+// New returns a sandbox carrier that receipts after delay and takes latency
+// to answer each send, as a real carrier's API would (for load and crash
+// tests; zero by default).
+func New(store Store, receipts Scheduler, delay, latency time.Duration) *Provider {
+	return &Provider{store: store, receipts: receipts, delay: delay, latency: latency}
 }
 
 // outcomeFor decides what happens to a send: a rule for the destination
@@ -78,6 +81,13 @@ func (p *Provider) outcomeFor(m *sb.Message, rule *sb.SandboxRule) (outcome stri
 // message already accepted is answered with its original id and not
 // recorded again, as a carrier honouring idempotency keys would.
 func (p *Provider) Send(ctx context.Context, m *sb.Message) (sb.SendResult, error) {
+	if p.latency > 0 {
+		select {
+		case <-time.After(p.latency):
+		case <-ctx.Done():
+			return sb.SendResult{}, ctx.Err()
+		}
+	}
 	rule, prior, err := p.store.SandboxLookup(ctx, m.AccountID, m.Channel, m.To, m.ID)
 	if err != nil {
 		return sb.SendResult{}, err
