@@ -42,3 +42,10 @@ type Receipt struct {
 	ErrorCode         string
 	ErrorMessage      string
 }
+
+// SendOutcome is a provider's answer for one message of a batch: a result,
+// or an error (a *ProviderError when the provider refused it).
+type SendOutcome struct {
+	Result SendResult
+	Err    error
+}

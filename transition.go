@@ -1,8 +1,20 @@
 package switchboard
 
+import "time"
+
 // Change describes a status transition and what comes with it.
 type Change struct {
 	Status            Status
+	Provider          string
+	ProviderMessageID string
+	ErrorCode         string
+	ErrorMessage      string
+}
+
+// ChangeItem is one message's part of a batch transition to a common
+// status.
+type ChangeItem struct {
+	ID                string
 	Provider          string
 	ProviderMessageID string
 	ErrorCode         string
@@ -37,5 +49,6 @@ type MessageRef struct {
 // StaleMessage is an unfinished message the sweeper hands back to the queue.
 type StaleMessage struct {
 	MessageRef
-	Status Status
+	Status    Status
+	CreatedAt time.Time
 }

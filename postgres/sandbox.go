@@ -76,18 +76,6 @@ func (db *DB) SenderRate(ctx context.Context, accountID string, ch sb.Channel, f
 	return rate, err
 }
 
-// RecordSubmission stores what the sandbox carrier received.
-func (db *DB) RecordSubmission(ctx context.Context, s *sb.SandboxSubmission) error {
-	s.ID = newID()
-	_, err := db.pool.Exec(ctx, `INSERT INTO sandbox_submissions (id, account_id, message_id, channel, from_addr, to_addr, body, attempt, result, provider_message_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, ''))`,
-		s.ID, s.AccountID, s.MessageID, s.Channel, s.From, s.To, s.Text, s.Attempt, s.Result, s.ProviderMessageID)
-	if err != nil {
-		return fmt.Errorf("record submission: %w", err)
-	}
-	return nil
-}
-
 // Submissions lists what the carrier received for a message, oldest first.
 func (db *DB) Submissions(ctx context.Context, accountID, messageID string) ([]sb.SandboxSubmission, error) {
 	if !validID(messageID) {
@@ -110,37 +98,81 @@ func (db *DB) Submissions(ctx context.Context, accountID, messageID string) ([]s
 	return out, rows.Err()
 }
 
-// SandboxLookup answers, in one round trip, what the sandbox needs to decide
-// a send: the outcome rule for the destination (nil if none) and what the
-// carrier already received for the message.
-func (db *DB) SandboxLookup(ctx context.Context, accountID string, ch sb.Channel, to, messageID string) (*sb.SandboxRule, []sb.SandboxSubmission, error) {
+// SandboxLookupMany answers, in one round trip for a batch of sends, the
+// outcome rule for each message's destination (absent if none) and what the
+// carrier already received for each.
+func (db *DB) SandboxLookupMany(ctx context.Context, ms []*sb.Message) (map[string]*sb.SandboxRule, map[string][]sb.SandboxSubmission, error) {
+	n := len(ms)
+	ids, accounts, channels, tos := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, m := range ms {
+		ids[i], accounts[i], channels[i], tos[i] = m.ID, m.AccountID, string(m.Channel), m.To
+	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+ruleColumns+` FROM sandbox_rules
-		WHERE account_id = $1 AND to_addr = $3 AND (channel = $2 OR channel IS NULL) AND outcome IS NOT NULL
-		ORDER BY channel NULLS LAST LIMIT 1`, accountID, ch, to)
-	b.Queue(`SELECT result, coalesce(provider_message_id, '') FROM sandbox_submissions
-		WHERE account_id = $1 AND message_id = $2 ORDER BY created_at, id`, accountID, messageID)
+	b.Queue(`SELECT DISTINCT ON (u.mid) u.mid, r.id, r.account_id, coalesce(r.channel, ''), coalesce(r.to_addr, ''), coalesce(r.from_addr, ''),
+			coalesce(r.outcome, ''), r.delay_ms, coalesce(r.rate_per_second, 0), r.created_at
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS u(mid, acc, ch, dest)
+		JOIN sandbox_rules r ON r.account_id = u.acc AND r.to_addr = u.dest AND (r.channel = u.ch OR r.channel IS NULL) AND r.outcome IS NOT NULL
+		ORDER BY u.mid, r.channel NULLS LAST`, ids, accounts, channels, tos)
+	b.Queue(`SELECT message_id, result, coalesce(provider_message_id, '') FROM sandbox_submissions
+		WHERE message_id = ANY($1) ORDER BY created_at, id`, ids)
 	res := db.pool.SendBatch(ctx, b)
 	defer res.Close()
-	rule, err := scanRule(res.QueryRow())
-	if err == pgx.ErrNoRows {
-		rule, err = nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("sandbox rule: %w", err)
-	}
+	rules := map[string]*sb.SandboxRule{}
 	rows, err := res.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox rules: %w", err)
+	}
+	for rows.Next() {
+		var mid string
+		var r sb.SandboxRule
+		if err := rows.Scan(&mid, &r.ID, &r.AccountID, &r.Channel, &r.To, &r.From, &r.Outcome, &r.DelayMS, &r.RatePerSecond, &r.CreatedAt); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		rules[mid] = &r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	subs := map[string][]sb.SandboxSubmission{}
+	rows, err = res.Query()
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox submissions: %w", err)
 	}
 	defer rows.Close()
-	var subs []sb.SandboxSubmission
 	for rows.Next() {
 		var x sb.SandboxSubmission
-		if err := rows.Scan(&x.Result, &x.ProviderMessageID); err != nil {
+		if err := rows.Scan(&x.MessageID, &x.Result, &x.ProviderMessageID); err != nil {
 			return nil, nil, err
 		}
-		subs = append(subs, x)
+		subs[x.MessageID] = append(subs[x.MessageID], x)
 	}
-	return rule, subs, rows.Err()
+	return rules, subs, rows.Err()
+}
+
+// RecordSubmissions stores a batch of what the carrier received, in one
+// statement.
+func (db *DB) RecordSubmissions(ctx context.Context, subs []*sb.SandboxSubmission) error {
+	n := len(subs)
+	if n == 0 {
+		return nil
+	}
+	ids, accounts, msgs, channels, froms, tos, bodies, results, pids := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int32, n)
+	for i, s := range subs {
+		s.ID = newID()
+		ids[i], accounts[i], msgs[i], channels[i], froms[i] = s.ID, s.AccountID, s.MessageID, string(s.Channel), s.From
+		tos[i], bodies[i], results[i], pids[i], attempts[i] = s.To, s.Text, s.Result, s.ProviderMessageID, int32(s.Attempt)
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO sandbox_submissions (id, account_id, message_id, channel, from_addr, to_addr, body, attempt, result, provider_message_id)
+		SELECT id, acc, mid, ch, fr, dest, body, att, res, NULLIF(pid, '')
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[])
+			AS u(id, acc, mid, ch, fr, dest, body, att, res, pid)`,
+		ids, accounts, msgs, channels, froms, tos, bodies, attempts, results, pids)
+	if err != nil {
+		return fmt.Errorf("record submissions: %w", err)
+	}
+	return nil
 }

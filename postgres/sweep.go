@@ -21,7 +21,7 @@ func (db *DB) ClaimStale(ctx context.Context, grace time.Duration, limit int) ([
 			  AND (next_attempt_at IS NULL OR next_attempt_at < $2)
 			  AND (lease_until IS NULL OR lease_until < $1)
 			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, account_id, channel, from_addr, status`, now, now.Add(-grace), limit)
+		RETURNING id, account_id, channel, from_addr, status, created_at`, now, now.Add(-grace), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim stale messages: %w", err)
 	}
@@ -29,7 +29,7 @@ func (db *DB) ClaimStale(ctx context.Context, grace time.Duration, limit int) ([
 	var out []sb.StaleMessage
 	for rows.Next() {
 		var s sb.StaleMessage
-		if err := rows.Scan(&s.ID, &s.AccountID, &s.Channel, &s.From, &s.Status); err != nil {
+		if err := rows.Scan(&s.ID, &s.AccountID, &s.Channel, &s.From, &s.Status, &s.CreatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, s)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -72,6 +73,60 @@ func (c *Client) EnqueueDelivery(ctx context.Context, ref sb.MessageRef, suffix 
 	return nil
 }
 
+type batchPayload struct {
+	Messages   []sb.MessageRef `json:"messages"`
+	EnqueuedAt int64           `json:"enqueued_at"`
+}
+
+// EnqueueBatch queues a batch of messages as one task, so a burst costs one
+// Redis round trip and one claim statement per batch instead of per
+// message. The task id is the first message's id, unique to the batch.
+func (c *Client) EnqueueBatch(ctx context.Context, refs []sb.MessageRef) error {
+	if len(refs) == 1 {
+		return c.EnqueueDelivery(ctx, refs[0], "")
+	}
+	body, _ := json.Marshal(batchPayload{Messages: refs, EnqueuedAt: time.Now().UnixNano()})
+	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeDeliverBatch, body),
+		asynq.Queue(QueueMessages), asynq.TaskID("b:"+refs[0].ID), asynq.MaxRetry(c.cfg.MaxAttempts-1))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue batch of %d: %w", len(refs), err)
+	}
+	return nil
+}
+
+// EnqueueRetry schedules one message's next attempt after a transient
+// failure inside a batch; attempt makes its task id unique.
+func (c *Client) EnqueueRetry(ctx context.Context, ref sb.MessageRef, delay time.Duration, attempt int) error {
+	body, _ := json.Marshal(deliverPayload{MessageRef: ref})
+	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, body), asynq.Queue(QueueMessages),
+		asynq.TaskID(ref.ID+":a"+strconv.Itoa(attempt)), asynq.ProcessIn(delay), asynq.MaxRetry(max(c.cfg.MaxAttempts-attempt, 0)))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue retry of %s: %w", ref.ID, err)
+	}
+	return nil
+}
+
+// Backlog is how many delivery tasks wait in Redis (pending, scheduled or
+// retrying). When Redis cannot say, it answers a large number: a wrong
+// answer then only delays a sweep instead of duplicating work.
+func (c *Client) Backlog(ctx context.Context) int {
+	queues, err := c.inspector.Queues()
+	if err != nil {
+		return 1 << 30
+	}
+	if !slices.Contains(queues, QueueMessages) {
+		return 0 // no task was ever enqueued on this Redis
+	}
+	info, err := c.inspector.GetQueueInfo(QueueMessages)
+	if err != nil {
+		return 1 << 30
+	}
+	return info.Pending + info.Scheduled + info.Retry
+}
+
 // EnqueueWebhooks queues webhook deliveries by id.
 func (c *Client) EnqueueWebhooks(ctx context.Context, ids []string) error {
 	for _, id := range ids {
@@ -99,20 +154,4 @@ func (c *Client) ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.D
 		return fmt.Errorf("schedule receipt: %w", err)
 	}
 	return nil
-}
-
-// TaskWaiting reports whether a task with id is still waiting in Redis to
-// run (pending, scheduled or retrying). A running ("active") task does not
-// count: a message still queued long after its task started belongs to a
-// worker that died before claiming it. When Redis cannot say, it answers
-// yes: a wrong yes only delays the next sweep, a wrong no duplicates work.
-func (c *Client) TaskWaiting(ctx context.Context, queueName, id string) bool {
-	info, err := c.inspector.GetTaskInfo(queueName, id)
-	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return false
-	}
-	if err != nil {
-		return true
-	}
-	return info.State == asynq.TaskStatePending || info.State == asynq.TaskStateScheduled || info.State == asynq.TaskStateRetry
 }

@@ -64,25 +64,37 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 		return nil
 	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	delay, err := w.failed(ctx, m, name, sendErr, retried, retried >= maxRetry)
+	if err != nil {
+		return err
+	}
+	if delay < 0 {
+		return fmt.Errorf("%w: %w", sendErr, asynq.SkipRetry)
+	}
+	return &retryLater{after: delay, err: sendErr}
+}
+
+// failed settles a send the provider refused. A permanent refusal, or the
+// last allowed attempt, fails the message with the provider's code and
+// returns a negative delay; otherwise the lease is released and the delay
+// before the next attempt returned. The delay is decided here, not in
+// asynq's RetryDelayFunc, so the database knows when the retry is due and
+// the sweeper leaves the message alone until then.
+func (w *Worker) failed(ctx context.Context, m *sb.Message, provider string, sendErr error, retried int, lastTry bool) (time.Duration, error) {
 	var pe *sb.ProviderError
 	if !errors.As(sendErr, &pe) {
 		pe = &sb.ProviderError{Code: "provider_unreachable", Message: sendErr.Error()}
 	}
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if pe.Permanent || m.Attempts >= w.cfg.MaxAttempts || retried >= maxRetry {
-		if err := w.transition(ctx, m, sb.Change{Status: sb.StatusFailed, Provider: name, ErrorCode: pe.Code, ErrorMessage: pe.Message}); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: %w", sendErr, asynq.SkipRetry)
+	if pe.Permanent || m.Attempts >= w.cfg.MaxAttempts || lastTry {
+		return -1, w.transition(ctx, m, sb.Change{Status: sb.StatusFailed, Provider: provider, ErrorCode: pe.Code, ErrorMessage: pe.Message})
 	}
-	// The delay is decided here, not in asynq's RetryDelayFunc, so the
-	// database knows when the retry is due and the sweeper leaves it alone.
-	delay := max(w.backoff(retried), pe.RetryAfter)
+	delay := max(w.backoff(max(m.Attempts-1, retried)), pe.RetryAfter)
 	if err := w.store.Release(ctx, m.ID, w.now().Add(delay), pe.Code, pe.Message); err != nil {
-		return err
+		return 0, err
 	}
-	return &retryLater{after: delay, err: sendErr}
+	return delay, nil
 }
 
 // throttle applies the sender's rate limit: a short wait is slept through,

@@ -20,6 +20,11 @@ var (
 		Help:    "Time from a message being enqueued to a worker picking it up.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	})
+	batchSize = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "switchboard_delivery_batch_size",
+		Help:    "Messages claimed together by one delivery task.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
 	unknownReceipts = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_receipts_unknown_total",
 		Help: "Provider receipts for message ids we do not know; acknowledged and dropped.",

@@ -100,9 +100,11 @@ func (o *Outbox) flush(ctx context.Context, batch []sb.MessageRef) {
 		o.log.WarnContext(ctx, "mark queued; sweeper will retry", "err", err)
 		return
 	}
-	for _, r := range batch {
-		if err := o.client.EnqueueDelivery(ctx, r, ""); err != nil {
-			o.log.WarnContext(ctx, "enqueue failed; sweeper will retry", "message_id", r.ID, "err", err)
+	size := o.client.cfg.BatchSize
+	for start := 0; start < len(batch); start += size {
+		chunk := batch[start:min(start+size, len(batch))]
+		if err := o.client.EnqueueBatch(ctx, chunk); err != nil {
+			o.log.WarnContext(ctx, "enqueue failed; sweeper will retry", "messages", len(batch)-start, "err", err)
 			break
 		}
 	}

@@ -14,9 +14,10 @@ import (
 
 // Task types.
 const (
-	TypeDeliver = "message:deliver"
-	TypeReceipt = "message:receipt"
-	TypeWebhook = "webhook:deliver"
+	TypeDeliver      = "message:deliver"
+	TypeDeliverBatch = "message:deliver-batch"
+	TypeReceipt      = "message:receipt"
+	TypeWebhook      = "webhook:deliver"
 )
 
 // Queue names, weighted so that neither webhooks nor receipts starve
@@ -31,6 +32,8 @@ const (
 type Store interface {
 	LoadMessage(ctx context.Context, id string) (*sb.Message, error)
 	Claim(ctx context.Context, id string, lease time.Duration) (*sb.Message, bool, error)
+	ClaimMany(ctx context.Context, ids []string, lease time.Duration) ([]*sb.Message, error)
+	TransitionMany(ctx context.Context, status sb.Status, items []sb.ChangeItem) ([]sb.TransitionResult, error)
 	Release(ctx context.Context, id string, due time.Time, errCode, errMsg string) error
 	Transition(ctx context.Context, id string, c sb.Change) (sb.TransitionResult, error)
 	MarkQueued(ctx context.Context, ids []string) ([]string, error)
@@ -48,6 +51,13 @@ type Store interface {
 // a worker died mid-call is not sent twice.
 type Provider interface {
 	Send(ctx context.Context, m *sb.Message) (sb.SendResult, error)
+}
+
+// BatchProvider is a Provider that can take many messages in one call, as
+// bulk carrier APIs (and the sandbox) can.
+type BatchProvider interface {
+	Provider
+	SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOutcome
 }
 
 // Router picks the provider for a message and names it.
@@ -78,6 +88,8 @@ type Config struct {
 	// DelayedTaskCheckInterval is how often retries and scheduled receipts
 	// are moved to their queue.
 	DelayedTaskCheckInterval time.Duration
+	// BatchSize is how many messages the outbox puts in one delivery task.
+	BatchSize int
 	// WebhookSchedule overrides the webhook retry schedule (tests).
 	WebhookSchedule []time.Duration
 	// ShutdownTimeout is how long a stopping worker lets in-flight tasks finish.
@@ -92,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 64
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 32
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 6

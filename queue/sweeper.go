@@ -9,6 +9,10 @@ import (
 	sb "github.com/switchboardhq/switchboard"
 )
 
+// maxQueueWait is how long a queued message may wait behind a backlog
+// before the sweeper gives it a task of its own anyway.
+const maxQueueWait = 10 * time.Minute
+
 // Sweeper re-enqueues work the database says is unfinished but nobody is
 // doing: messages accepted while Redis was down, messages whose worker died
 // mid-send (their lease ran out), and webhook deliveries whose task was
@@ -65,6 +69,7 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			}
 		}
 		takeover := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		backlog := -1
 		for _, m := range stale {
 			suffix := ""
 			switch m.Status {
@@ -74,12 +79,16 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 				// id takes over now; the claim keeps the two from both sending.
 				suffix = takeover
 			case sb.StatusQueued:
-				// Old but maybe only waiting behind a backlog: leave it if
-				// its task is still waiting in Redis, or the sweeper would
-				// pile duplicate work onto exactly the queue that is behind.
-				// A task that is running while its message stays queued has
-				// lost its worker: take over.
-				if s.client.TaskWaiting(ctx, QueueMessages, m.ID) {
+				// Old but maybe only waiting behind a backlog: while tasks
+				// wait in Redis, leave queued messages alone for up to
+				// maxQueueWait, or the sweeper would pile duplicate work onto
+				// exactly the queue that is behind. With no backlog their
+				// task is gone (lost with Redis, or held by a dead worker):
+				// a distinct task id takes over.
+				if backlog < 0 {
+					backlog = s.client.Backlog(ctx)
+				}
+				if backlog > 0 && time.Since(m.CreatedAt) < maxQueueWait {
 					continue
 				}
 				suffix = takeover

@@ -60,6 +60,7 @@ func NewWorker(cfg Config, client *Client, store Store, route Router, guard webh
 func (w *Worker) Start() error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeDeliver, w.handleDeliver)
+	mux.HandleFunc(TypeDeliverBatch, w.handleDeliverBatch)
 	mux.HandleFunc(TypeReceipt, w.handleReceipt)
 	mux.HandleFunc(TypeWebhook, w.handleWebhook)
 	if err := w.server.Start(mux); err != nil {

@@ -422,3 +422,64 @@ func TestImmediateReceipts(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchDelivery: messages accepted while no worker runs are delivered in
+// batches, and every sandbox outcome comes out as it does one by one.
+func TestBatchDelivery(t *testing.T) {
+	cfg := testConfig(t)
+	api := startStack(t, cfg, RoleAPI)
+	c, _ := api.account("batch")
+	want := map[string]struct {
+		status   sdk.Status
+		attempts int
+		subs     int
+	}{
+		"+15005550001": {sdk.StatusFailed, 1, 1},
+		"+15005550009": {sdk.StatusUndelivered, 1, 1},
+		"+15005550002": {sdk.StatusDelivered, 3, 3},
+		"+15005550006": {sdk.StatusSent, 1, 1},
+		"+15557770001": {sdk.StatusDelivered, 1, 1},
+	}
+	type sentMsg struct{ id, to string }
+	var mu sync.Mutex
+	var msgs []sentMsg
+	var wg sync.WaitGroup
+	for to := range want {
+		for range 8 {
+			wg.Go(func() {
+				m := send(t, c, to, "batched")
+				mu.Lock()
+				msgs = append(msgs, sentMsg{m.ID, to})
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // let the outbox enqueue everything
+	startStack(t, cfg, RoleWorker)
+	for _, m := range msgs {
+		w := want[m.to]
+		got := waitStatus(t, c, m.id, w.status)
+		if got.Attempts != w.attempts {
+			t.Fatalf("%s: attempts %d, want %d", m.to, got.Attempts, w.attempts)
+		}
+		subs, _ := c.Sandbox.Submissions(ctx, m.id)
+		if len(subs) != w.subs {
+			t.Fatalf("%s: carrier saw %d submissions, want %d", m.to, len(subs), w.subs)
+		}
+	}
+	resp, err := http.Get(api.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var count, sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		fmt.Sscanf(line, "switchboard_delivery_batch_size_count %g", &count)
+		fmt.Sscanf(line, "switchboard_delivery_batch_size_sum %g", &sum)
+	}
+	if count == 0 || sum <= count {
+		t.Fatalf("no batch of more than one message was delivered (batches %v, messages %v)", count, sum)
+	}
+}

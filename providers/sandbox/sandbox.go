@@ -28,10 +28,10 @@ const transientFailures = 2
 
 // Store is what the sandbox remembers.
 type Store interface {
-	// SandboxLookup returns the destination's outcome rule (nil if none)
-	// and what the carrier already received for the message.
-	SandboxLookup(ctx context.Context, accountID string, ch sb.Channel, to, messageID string) (*sb.SandboxRule, []sb.SandboxSubmission, error)
-	RecordSubmission(ctx context.Context, s *sb.SandboxSubmission) error
+	// SandboxLookupMany returns, per message id, the destination's outcome
+	// rule (absent if none) and what the carrier already received.
+	SandboxLookupMany(ctx context.Context, ms []*sb.Message) (map[string]*sb.SandboxRule, map[string][]sb.SandboxSubmission, error)
+	RecordSubmissions(ctx context.Context, subs []*sb.SandboxSubmission) error
 }
 
 // Scheduler delivers a receipt after a delay.
@@ -77,67 +77,91 @@ func (p *Provider) outcomeFor(m *sb.Message, rule *sb.SandboxRule) (outcome stri
 	return sb.OutcomeDelivered, delay
 }
 
-// Send accepts or refuses m as the rules say. m.ID is the idempotency key: a
-// message already accepted is answered with its original id and not
-// recorded again, as a carrier honouring idempotency keys would.
+// Send accepts or refuses m as the rules say.
 func (p *Provider) Send(ctx context.Context, m *sb.Message) (sb.SendResult, error) {
+	out := p.SendBatch(ctx, []*sb.Message{m})
+	return out[0].Result, out[0].Err
+}
+
+// SendBatch answers a batch of sends with two queries and one insert, as a
+// carrier's bulk API would. Each message's id is its idempotency key: one
+// already accepted is answered with its original id and not recorded again.
+func (p *Provider) SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOutcome {
+	out := make([]sb.SendOutcome, len(ms))
+	fail := func(err error) []sb.SendOutcome {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	if p.latency > 0 {
 		select {
 		case <-time.After(p.latency):
 		case <-ctx.Done():
-			return sb.SendResult{}, ctx.Err()
+			return fail(ctx.Err())
 		}
 	}
-	rule, prior, err := p.store.SandboxLookup(ctx, m.AccountID, m.Channel, m.To, m.ID)
+	rules, prior, err := p.store.SandboxLookupMany(ctx, ms)
 	if err != nil {
-		return sb.SendResult{}, err
+		return fail(err)
 	}
-	transients := 0
-	for _, s := range prior {
-		if s.Result == "accepted" {
-			return sb.SendResult{ProviderMessageID: s.ProviderMessageID}, nil
+	var subs []*sb.SandboxSubmission
+	var receipts []sb.Receipt
+	var delays []time.Duration
+	for i, m := range ms {
+		transients, replayed := 0, false
+		for _, s := range prior[m.ID] {
+			if s.Result == "accepted" {
+				out[i].Result.ProviderMessageID, replayed = s.ProviderMessageID, true
+			}
+			if s.Result == "transient" {
+				transients++
+			}
 		}
-		if s.Result == "transient" {
-			transients++
+		if replayed {
+			continue
 		}
-	}
-	outcome, delay := p.outcomeFor(m, rule)
-	sub := &sb.SandboxSubmission{
-		AccountID: m.AccountID, MessageID: m.ID, Channel: m.Channel, From: m.From, To: m.To,
-		Text: m.Text, Attempt: len(prior) + 1, Result: "accepted",
-	}
-	var refusal *sb.ProviderError
-	switch {
-	case outcome == sb.OutcomeFailed:
-		sub.Result = "failed"
-		refusal = &sb.ProviderError{Code: "21211", Message: "invalid 'To' number", Permanent: true}
-	case outcome == sb.OutcomeTransient && transients < transientFailures:
-		sub.Result = "transient"
-		refusal = &sb.ProviderError{Code: "30001", Message: "carrier queue overflow, try again"}
-	default:
+		outcome, delay := p.outcomeFor(m, rules[m.ID])
+		sub := &sb.SandboxSubmission{
+			AccountID: m.AccountID, MessageID: m.ID, Channel: m.Channel, From: m.From, To: m.To,
+			Text: m.Text, Attempt: len(prior[m.ID]) + 1, Result: "accepted",
+		}
+		subs = append(subs, sub)
+		switch {
+		case outcome == sb.OutcomeFailed:
+			sub.Result = "failed"
+			out[i].Err = &sb.ProviderError{Code: "21211", Message: "invalid 'To' number", Permanent: true}
+			continue
+		case outcome == sb.OutcomeTransient && transients < transientFailures:
+			sub.Result = "transient"
+			out[i].Err = &sb.ProviderError{Code: "30001", Message: "carrier queue overflow, try again"}
+			continue
+		}
 		sub.ProviderMessageID = "SB" + m.ID
+		out[i].Result.ProviderMessageID = sub.ProviderMessageID
+		r := sb.Receipt{AccountID: m.AccountID, MessageID: m.ID, Provider: Name, ProviderMessageID: sub.ProviderMessageID}
+		switch outcome {
+		case sb.OutcomeSilent:
+			continue
+		case sb.OutcomeUndelivered:
+			r.Status, r.ErrorCode, r.ErrorMessage = sb.StatusUndelivered, "30003", "unreachable destination handset"
+		default:
+			r.Status = sb.StatusDelivered
+		}
+		if delay <= 0 {
+			// No delay: the outcome goes back with the answer, saving a task.
+			out[i].Result.Receipt = &r
+			continue
+		}
+		receipts, delays = append(receipts, r), append(delays, delay)
 	}
-	if err := p.store.RecordSubmission(ctx, sub); err != nil {
-		return sb.SendResult{}, err
+	if err := p.store.RecordSubmissions(ctx, subs); err != nil {
+		return fail(err)
 	}
-	if refusal != nil {
-		return sb.SendResult{}, refusal
+	for i, r := range receipts {
+		// If Redis refuses the receipt the message stays "sent", like one a
+		// carrier never reports on; resending would not bring it back.
+		_ = p.receipts.ScheduleReceipt(ctx, r, delays[i])
 	}
-	r := sb.Receipt{AccountID: m.AccountID, MessageID: m.ID, Provider: Name, ProviderMessageID: sub.ProviderMessageID}
-	switch outcome {
-	case sb.OutcomeSilent:
-		return sb.SendResult{ProviderMessageID: sub.ProviderMessageID}, nil
-	case sb.OutcomeUndelivered:
-		r.Status, r.ErrorCode, r.ErrorMessage = sb.StatusUndelivered, "30003", "unreachable destination handset"
-	default:
-		r.Status = sb.StatusDelivered
-	}
-	if delay <= 0 {
-		// No delay: the outcome goes back with the answer, saving a task.
-		return sb.SendResult{ProviderMessageID: sub.ProviderMessageID, Receipt: &r}, nil
-	}
-	if err := p.receipts.ScheduleReceipt(ctx, r, delay); err != nil {
-		return sb.SendResult{}, err
-	}
-	return sb.SendResult{ProviderMessageID: sub.ProviderMessageID}, nil
+	return out
 }

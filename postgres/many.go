@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+// ClaimMany is Claim for a batch: one statement takes every message in ids
+// that is free (not past sending, no live lease) and returns those it took.
+// Rows are locked in id order so concurrent batches cannot deadlock.
+func (db *DB) ClaimMany(ctx context.Context, ids []string, lease time.Duration) ([]*sb.Message, error) {
+	now := db.now()
+	rows, err := db.pool.Query(ctx, `WITH prev AS (
+			SELECT id, status, lease_until FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE),
+		upd AS (
+			UPDATE messages m SET status = 'sending',
+				sequence = m.sequence + CASE WHEN prev.status = 'sending' THEN 0 ELSE 1 END,
+				attempts = m.attempts + 1, lease_until = $2, next_attempt_at = NULL, updated_at = $3
+			FROM prev WHERE m.id = prev.id
+			  AND (prev.status IN ('accepted', 'queued')
+			       OR (prev.status = 'sending' AND (prev.lease_until IS NULL OR prev.lease_until < $3)))
+			RETURNING m.*, prev.status AS prev_status),
+		ev AS (
+			INSERT INTO message_events (message_id, sequence, status, created_at)
+			SELECT id, sequence, 'sending', $3 FROM upd WHERE prev_status <> 'sending')
+		SELECT `+messageColumns+` FROM upd`, ids, now.Add(lease), now)
+	if err != nil {
+		return nil, fmt.Errorf("claim batch: %w", err)
+	}
+	defer rows.Close()
+	var out []*sb.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// TransitionMany moves a batch of messages to the same status in one
+// statement, each with its own provider id or error, with the same
+// forward-only rule, events and webhook fan-out as Transition. Messages the
+// change would move backwards are left alone and not returned.
+func (db *DB) TransitionMany(ctx context.Context, status sb.Status, items []sb.ChangeItem) ([]sb.TransitionResult, error) {
+	n := len(items)
+	ids, provs, pids, codes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, it := range items {
+		ids[i], provs[i], pids[i], codes[i], msgs[i] = it.ID, it.Provider, it.ProviderMessageID, it.ErrorCode, it.ErrorMessage
+	}
+	now := db.now()
+	rows, err := db.pool.Query(ctx, `WITH u AS (
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, prov, pid, ec, em)),
+		upd AS (
+			UPDATE messages m SET status = $6, sequence = m.sequence + 1, updated_at = $7,
+				provider = CASE WHEN u.prov = '' THEN m.provider ELSE u.prov END,
+				provider_message_id = coalesce(NULLIF(u.pid, ''), m.provider_message_id),
+				error_code = coalesce(NULLIF(u.ec, ''), m.error_code),
+				error_message = coalesce(NULLIF(u.em, ''), m.error_message),
+				lease_until = NULL
+			FROM u WHERE m.id = u.id AND m.status = ANY($8)
+			RETURNING m.*, u.ec AS ev_code, u.em AS ev_message)`+fanOutSQL("$9::text", "$7::timestamptz", "ev_code", "ev_message"),
+		ids, provs, pids, codes, msgs, status, now, lowerStatuses(status), status.EventType())
+	if err != nil {
+		return nil, fmt.Errorf("transition batch to %s: %w", status, err)
+	}
+	defer rows.Close()
+	var out []sb.TransitionResult
+	for rows.Next() {
+		r := sb.TransitionResult{Applied: true}
+		if r.Message, err = scanMessage(rows, &r.Deliveries); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,142 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	sb "github.com/switchboardhq/switchboard"
+)
+
+// handleDeliverBatch sends a batch of messages: one statement claims them,
+// providers that take batches get one call, one statement records every
+// "sent" and one per receipt status. Messages of rate-limited senders are
+// split off into tasks of their own, and a message the provider refuses
+// transiently is retried alone.
+func (w *Worker) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
+	var p batchPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode task: %v: %w", err, asynq.SkipRetry)
+	}
+	if n, _ := asynq.GetRetryCount(ctx); n == 0 && p.EnqueuedAt > 0 {
+		d := time.Since(time.Unix(0, p.EnqueuedAt)).Seconds()
+		for range p.Messages {
+			pickupLatency.Observe(d)
+		}
+	}
+	refs := map[string]sb.MessageRef{}
+	var ids []string
+	for _, ref := range p.Messages {
+		rate, err := w.rates.get(ctx, ref.AccountID, ref.Channel, ref.From)
+		if err != nil {
+			return err
+		}
+		if rate > 0 {
+			if err := w.client.EnqueueDelivery(ctx, ref, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		refs[ref.ID] = ref
+		ids = append(ids, ref.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ms, err := w.store.ClaimMany(ctx, ids, w.cfg.Lease)
+	if err != nil || len(ms) == 0 {
+		return err // none claimed: all sent already, or held by other workers
+	}
+	batchSize.Observe(float64(len(ms)))
+	byProvider := map[string][]*sb.Message{}
+	providers := map[string]Provider{}
+	for _, m := range ms {
+		name, prov := w.route(m)
+		byProvider[name] = append(byProvider[name], m)
+		providers[name] = prov
+	}
+	for name, group := range byProvider {
+		outcomes := w.sendGroup(ctx, name, providers[name], group)
+		if err := w.settleGroup(ctx, name, group, outcomes, refs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendGroup sends messages that share a provider: in one call where the
+// provider takes batches, else concurrently, one call each.
+func (w *Worker) sendGroup(ctx context.Context, name string, prov Provider, ms []*sb.Message) []sb.SendOutcome {
+	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	start := time.Now()
+	defer func() { sendDuration.WithLabelValues(name).Observe(time.Since(start).Seconds()) }()
+	if bp, ok := prov.(BatchProvider); ok {
+		return bp.SendBatch(sendCtx, ms)
+	}
+	out := make([]sb.SendOutcome, len(ms))
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Go(func() { out[i].Result, out[i].Err = prov.Send(sendCtx, m) })
+	}
+	wg.Wait()
+	return out
+}
+
+// settleGroup records what the provider said about each message.
+func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message, outcomes []sb.SendOutcome, refs map[string]sb.MessageRef) error {
+	var sent []sb.ChangeItem
+	receipts := map[sb.Status][]sb.ChangeItem{}
+	for i, m := range ms {
+		o := outcomes[i]
+		if o.Err != nil {
+			delay, err := w.failed(ctx, m, name, o.Err, 0, false)
+			if err != nil {
+				return err
+			}
+			if delay >= 0 {
+				if err := w.client.EnqueueRetry(ctx, refs[m.ID], delay, m.Attempts); err != nil {
+					return err // the sweeper picks the message up when due
+				}
+			}
+			continue
+		}
+		sent = append(sent, sb.ChangeItem{ID: m.ID, Provider: name, ProviderMessageID: o.Result.ProviderMessageID})
+		if r := o.Result.Receipt; r != nil {
+			receipts[r.Status] = append(receipts[r.Status], sb.ChangeItem{ID: m.ID, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+		}
+	}
+	if len(sent) > 0 {
+		results, err := w.store.TransitionMany(ctx, sb.StatusSent, sent)
+		if err != nil {
+			return err
+		}
+		applied := map[string]bool{}
+		for _, res := range results {
+			applied[res.Message.ID] = true
+			w.announce(ctx, res, sb.StatusSent)
+		}
+		// A receipt overtook "sent": keep the provider's id the single way.
+		for _, it := range sent {
+			if !applied[it.ID] {
+				if _, err := w.store.Transition(ctx, it.ID, sb.Change{Status: sb.StatusSent, Provider: it.Provider, ProviderMessageID: it.ProviderMessageID}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for status, items := range receipts {
+		results, err := w.store.TransitionMany(ctx, status, items)
+		if err != nil {
+			return err
+		}
+		for _, res := range results {
+			w.announce(ctx, res, status)
+		}
+	}
+	return nil
+}
