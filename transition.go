@@ -52,3 +52,12 @@ type StaleMessage struct {
 	Status    Status
 	CreatedAt time.Time
 }
+
+// AttemptRecord is one webhook attempt with the state it leaves its
+// delivery in: pending (due again at Next), delivered, failed or discarded.
+type AttemptRecord struct {
+	Delivery *DeliveryTarget
+	Attempt  WebhookAttempt
+	Status   string
+	Next     time.Time
+}

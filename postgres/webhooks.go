@@ -117,15 +117,20 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, 
 	if !validID(id) {
 		return nil, sb.ErrNotFound
 	}
-	var d sb.DeliveryTarget
-	var endpointID, secret, prev, evStatus, evCode, evMsg *string
-	var prevExp, evAt *time.Time
-	var enabled *bool
-	var seq *int
-	var m sb.Message
-	var media []byte
-	var msgID *string
-	err := db.pool.QueryRow(ctx, `SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.created_at,
+	ds, err := db.LoadDeliveries(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, sb.ErrNotFound
+	}
+	return ds[0], nil
+}
+
+// LoadDeliveries is LoadDelivery for a batch, in one query; deliveries that
+// no longer exist (their endpoint was deleted) are left out.
+func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryTarget, error) {
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.created_at,
 		coalesce(e.secret, a.callback_secret), e.previous_secret, e.previous_secret_expires_at, e.enabled,
 		d.message_id, d.sequence, ev.status, ev.error_code, ev.error_message, ev.created_at,
 		coalesce(m.account_id::text, ''), coalesce(m.channel, ''), coalesce(m.direction, ''), coalesce(m.from_addr, ''), coalesce(m.to_addr, ''),
@@ -137,64 +142,95 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, 
 		LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		LEFT JOIN messages m ON m.id = d.message_id
 		LEFT JOIN message_events ev ON ev.message_id = d.message_id AND ev.sequence = d.sequence
-		WHERE d.id = $1`, id).Scan(
-		&d.ID, &d.AccountID, &endpointID, &d.URL, &d.EventType, &d.Payload, &d.Status, &d.Attempts, &d.CreatedAt,
-		&secret, &prev, &prevExp, &enabled,
-		&msgID, &seq, &evStatus, &evCode, &evMsg, &evAt,
-		&m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata, &m.StatusCallbackURL,
-		&m.Encoding, &m.Segments, &m.Provider, &m.ProviderMessageID, &m.Attempts, &m.CreatedAt)
+		WHERE d.id = ANY($1)`, ids)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, fmt.Errorf("load deliveries: %w", err)
 	}
-	ep := sb.WebhookEndpoint{Secret: *secret}
-	if prev != nil && prevExp != nil {
-		ep.PreviousSecret, ep.PreviousSecretExpiresAt = *prev, *prevExp
-	}
-	d.Secrets = ep.SigningSecrets(db.now())
-	d.Enabled = enabled == nil || *enabled
-	if endpointID != nil {
-		d.EndpointID = *endpointID
-	}
-	if msgID != nil && evStatus != nil {
-		m.ID, m.Sequence, m.Status, m.UpdatedAt = *msgID, *seq, sb.Status(*evStatus), *evAt
-		if evCode != nil {
-			m.ErrorCode = *evCode
-		}
-		if evMsg != nil {
-			m.ErrorMessage = *evMsg
-		}
-		if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
-			return nil, fmt.Errorf("decode media_urls: %w", err)
-		}
-		if d.Payload, err = sb.WebhookPayload(d.EventType, &m, *evAt); err != nil {
+	defer rows.Close()
+	var out []*sb.DeliveryTarget
+	for rows.Next() {
+		var d sb.DeliveryTarget
+		var endpointID, secret, prev, evStatus, evCode, evMsg *string
+		var prevExp, evAt *time.Time
+		var enabled *bool
+		var seq *int
+		var m sb.Message
+		var media []byte
+		var msgID *string
+		if err := rows.Scan(
+			&d.ID, &d.AccountID, &endpointID, &d.URL, &d.EventType, &d.Payload, &d.Status, &d.Attempts, &d.CreatedAt,
+			&secret, &prev, &prevExp, &enabled,
+			&msgID, &seq, &evStatus, &evCode, &evMsg, &evAt,
+			&m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata, &m.StatusCallbackURL,
+			&m.Encoding, &m.Segments, &m.Provider, &m.ProviderMessageID, &m.Attempts, &m.CreatedAt); err != nil {
 			return nil, err
 		}
+		ep := sb.WebhookEndpoint{Secret: *secret}
+		if prev != nil && prevExp != nil {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = *prev, *prevExp
+		}
+		d.Secrets = ep.SigningSecrets(db.now())
+		d.Enabled = enabled == nil || *enabled
+		if endpointID != nil {
+			d.EndpointID = *endpointID
+		}
+		if msgID != nil && evStatus != nil {
+			m.ID, m.Sequence, m.Status, m.UpdatedAt = *msgID, *seq, sb.Status(*evStatus), *evAt
+			if evCode != nil {
+				m.ErrorCode = *evCode
+			}
+			if evMsg != nil {
+				m.ErrorMessage = *evMsg
+			}
+			if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
+				return nil, fmt.Errorf("decode media_urls: %w", err)
+			}
+			if d.Payload, err = sb.WebhookPayload(d.EventType, &m, *evAt); err != nil {
+				return nil, err
+			}
+		}
+		if d.Payload == nil {
+			return nil, fmt.Errorf("delivery %s: nothing to deliver", d.ID)
+		}
+		out = append(out, &d)
 	}
-	if d.Payload == nil {
-		return nil, fmt.Errorf("delivery %s: nothing to deliver", id)
-	}
-	return &d, nil
+	return out, rows.Err()
 }
 
 // RecordAttempt stores one attempt and moves the delivery to status
-// (pending with next due time, delivered, failed or discarded), in one
-// statement.
+// (pending with next due time, delivered, failed or discarded).
 func (db *DB) RecordAttempt(ctx context.Context, d *sb.DeliveryTarget, a sb.WebhookAttempt, status string, next time.Time) error {
-	var endpoint any
-	if d.EndpointID != "" {
-		endpoint = d.EndpointID
+	return db.RecordAttempts(ctx, []sb.AttemptRecord{{Delivery: d, Attempt: a, Status: status, Next: next}})
+}
+
+// RecordAttempts stores a batch of attempts and their deliveries' new
+// states in one statement.
+func (db *DB) RecordAttempts(ctx context.Context, recs []sb.AttemptRecord) error {
+	n := len(recs)
+	if n == 0 {
+		return nil
 	}
-	var code any
-	if a.StatusCode != 0 {
-		code = a.StatusCode
+	ids, dids, eps, accts, types, errs, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	attempts, codes := make([]int32, n), make([]int32, n)
+	durs := make([]int64, n)
+	nexts := make([]time.Time, n)
+	for i, r := range recs {
+		ids[i], dids[i], eps[i], accts[i], types[i] = newID(), r.Delivery.ID, r.Delivery.EndpointID, r.Delivery.AccountID, r.Delivery.EventType
+		errs[i], statuses[i], attempts[i], codes[i] = r.Attempt.Error, r.Status, int32(r.Attempt.Attempt), int32(r.Attempt.StatusCode)
+		durs[i], nexts[i] = r.Attempt.Duration.Milliseconds(), r.Next
 	}
-	_, err := db.pool.Exec(ctx, `WITH att AS (
-		INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, account_id, event_type, attempt, status_code, error, duration_ms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9))
-		UPDATE webhook_deliveries SET status = $10, attempts = $6, next_attempt_at = $11, updated_at = now() WHERE id = $2`,
-		newID(), d.ID, endpoint, d.AccountID, d.EventType, a.Attempt, code, a.Error, a.Duration.Milliseconds(), status, next)
+	_, err := db.pool.Exec(ctx, `WITH u AS (
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::int[], $7::int[], $8::text[], $9::bigint[], $10::text[], $11::timestamptz[])
+			AS u(id, did, ep, acct, typ, att, code, err, dur, st, nxt)),
+		att AS (
+			INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, account_id, event_type, attempt, status_code, error, duration_ms)
+			SELECT id, did, NULLIF(ep, '')::uuid, acct, typ, att, NULLIF(code, 0), NULLIF(err, ''), dur FROM u)
+		UPDATE webhook_deliveries d SET status = u.st, attempts = u.att, next_attempt_at = u.nxt, updated_at = now()
+		FROM u WHERE d.id = u.did`,
+		ids, dids, eps, accts, types, attempts, codes, errs, durs, statuses, nexts)
 	if err != nil {
-		return fmt.Errorf("record attempt: %w", err)
+		return fmt.Errorf("record attempts: %w", err)
 	}
 	return nil
 }

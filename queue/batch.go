@@ -89,6 +89,19 @@ func (w *Worker) sendGroup(ctx context.Context, name string, prov Provider, ms [
 
 // settleGroup records what the provider said about each message.
 func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message, outcomes []sb.SendOutcome, refs map[string]sb.MessageRef) error {
+	var hooks []string
+	announce := func(res sb.TransitionResult, status sb.Status) {
+		if res.Applied {
+			deliveriesTotal.WithLabelValues(string(res.Message.Channel), string(status)).Inc()
+		}
+		hooks = append(hooks, res.Deliveries...)
+	}
+	defer func() {
+		// If Redis refuses, the sweeper finds the outbox rows later.
+		if err := w.client.EnqueueWebhooks(ctx, hooks); err != nil {
+			w.log.WarnContext(ctx, "enqueue webhooks", "err", err)
+		}
+	}()
 	var sent []sb.ChangeItem
 	receipts := map[sb.Status][]sb.ChangeItem{}
 	for i, m := range ms {
@@ -118,7 +131,7 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 		applied := map[string]bool{}
 		for _, res := range results {
 			applied[res.Message.ID] = true
-			w.announce(ctx, res, sb.StatusSent)
+			announce(res, sb.StatusSent)
 		}
 		// A receipt overtook "sent": keep the provider's id the single way.
 		for _, it := range sent {
@@ -135,7 +148,7 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 			return err
 		}
 		for _, res := range results {
-			w.announce(ctx, res, status)
+			announce(res, status)
 		}
 	}
 	return nil

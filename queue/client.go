@@ -109,32 +109,56 @@ func (c *Client) EnqueueRetry(ctx context.Context, ref sb.MessageRef, delay time
 	return nil
 }
 
-// Backlog is how many delivery tasks wait in Redis (pending, scheduled or
+// Backlog is how many tasks of a queue wait in Redis (pending, scheduled or
 // retrying). When Redis cannot say, it answers a large number: a wrong
 // answer then only delays a sweep instead of duplicating work.
-func (c *Client) Backlog(ctx context.Context) int {
+func (c *Client) Backlog(ctx context.Context, queueName string) int {
 	queues, err := c.inspector.Queues()
 	if err != nil {
 		return 1 << 30
 	}
-	if !slices.Contains(queues, QueueMessages) {
+	if !slices.Contains(queues, queueName) {
 		return 0 // no task was ever enqueued on this Redis
 	}
-	info, err := c.inspector.GetQueueInfo(QueueMessages)
+	info, err := c.inspector.GetQueueInfo(queueName)
 	if err != nil {
 		return 1 << 30
 	}
 	return info.Pending + info.Scheduled + info.Retry
 }
 
-// EnqueueWebhooks queues webhook deliveries by id.
+// EnqueueWebhooks queues webhook deliveries: one task for one delivery,
+// one batch task for several.
 func (c *Client) EnqueueWebhooks(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeWebhook, []byte(id)),
-			asynq.Queue(QueueWebhooks), asynq.TaskID("wh:"+id), asynq.MaxRetry(len(c.webhookSchedule())))
-		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return fmt.Errorf("enqueue webhook %s: %w", id, err)
-		}
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		return c.enqueueWebhook(ctx, ids[0], "wh:"+ids[0], 0, len(c.webhookSchedule()))
+	}
+	body, _ := json.Marshal(ids)
+	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeWebhookBatch, body),
+		asynq.Queue(QueueWebhooks), asynq.TaskID("wb:"+ids[0]), asynq.MaxRetry(3))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %d webhooks: %w", len(ids), err)
+	}
+	return nil
+}
+
+// EnqueueWebhookRetry schedules the next attempt of one delivery after a
+// failed attempt in a batch.
+func (c *Client) EnqueueWebhookRetry(ctx context.Context, id string, delay time.Duration, attempt int) error {
+	return c.enqueueWebhook(ctx, id, "wh:"+id+":"+strconv.Itoa(attempt), delay, max(len(c.webhookSchedule())-attempt, 0))
+}
+
+func (c *Client) enqueueWebhook(ctx context.Context, id, taskID string, delay time.Duration, maxRetry int) error {
+	opts := []asynq.Option{asynq.Queue(QueueWebhooks), asynq.TaskID(taskID), asynq.MaxRetry(maxRetry)}
+	if delay > 0 {
+		opts = append(opts, asynq.ProcessIn(delay))
+	}
+	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeWebhook, []byte(id)), opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue webhook %s: %w", id, err)
 	}
 	return nil
 }

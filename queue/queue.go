@@ -18,6 +18,7 @@ const (
 	TypeDeliverBatch = "message:deliver-batch"
 	TypeReceipt      = "message:receipt"
 	TypeWebhook      = "webhook:deliver"
+	TypeWebhookBatch = "webhook:deliver-batch"
 )
 
 // Queue names, weighted so that neither webhooks nor receipts starve
@@ -40,7 +41,8 @@ type Store interface {
 	FindByProviderID(ctx context.Context, provider, providerID string) (string, error)
 	SenderRate(ctx context.Context, accountID string, ch sb.Channel, from string) (float64, error)
 	LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, error)
-	RecordAttempt(ctx context.Context, d *sb.DeliveryTarget, a sb.WebhookAttempt, status string, next time.Time) error
+	LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryTarget, error)
+	RecordAttempts(ctx context.Context, recs []sb.AttemptRecord) error
 	DisableEndpoint(ctx context.Context, id, reason string) error
 	ClaimStale(ctx context.Context, grace time.Duration, limit int) ([]sb.StaleMessage, error)
 	ClaimStaleDeliveries(ctx context.Context, grace time.Duration, limit int) ([]string, error)

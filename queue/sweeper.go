@@ -86,7 +86,7 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 				// task is gone (lost with Redis, or held by a dead worker):
 				// a distinct task id takes over.
 				if backlog < 0 {
-					backlog = s.client.Backlog(ctx)
+					backlog = s.client.Backlog(ctx, QueueMessages)
 				}
 				if backlog > 0 && time.Since(m.CreatedAt) < maxQueueWait {
 					continue
@@ -102,7 +102,13 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			break
 		}
 	}
-	ids, err := s.store.ClaimStaleDeliveries(ctx, s.cfg.SweepGrace, 1000)
+	// Deliveries waiting in a batch task behind a backlog are not lost;
+	// while one builds up, only ones overdue by maxQueueWait are swept.
+	grace := s.cfg.SweepGrace
+	if s.client.Backlog(ctx, QueueWebhooks) > 0 {
+		grace = maxQueueWait
+	}
+	ids, err := s.store.ClaimStaleDeliveries(ctx, grace, 1000)
 	if err != nil {
 		return err
 	}

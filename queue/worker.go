@@ -63,6 +63,7 @@ func (w *Worker) Start() error {
 	mux.HandleFunc(TypeDeliverBatch, w.handleDeliverBatch)
 	mux.HandleFunc(TypeReceipt, w.handleReceipt)
 	mux.HandleFunc(TypeWebhook, w.handleWebhook)
+	mux.HandleFunc(TypeWebhookBatch, w.handleWebhookBatch)
 	if err := w.server.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

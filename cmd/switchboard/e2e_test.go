@@ -429,6 +429,11 @@ func TestBatchDelivery(t *testing.T) {
 	cfg := testConfig(t)
 	api := startStack(t, cfg, RoleAPI)
 	c, _ := api.account("batch")
+	// The receiver fails the first webhooks, which come in a batch.
+	rcv := newReceiver(t, 500, 503, 500)
+	if _, err := c.WebhookEndpoints.Create(ctx, &sdk.CreateWebhookEndpointParams{URL: rcv.srv.URL, Events: []sdk.EventType{"message.sent"}}); err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]struct {
 		status   sdk.Status
 		attempts int
@@ -466,6 +471,29 @@ func TestBatchDelivery(t *testing.T) {
 		subs, _ := c.Sandbox.Submissions(ctx, m.id)
 		if len(subs) != w.subs {
 			t.Fatalf("%s: carrier saw %d submissions, want %d", m.to, len(subs), w.subs)
+		}
+	}
+	// Every message that reached "sent" gets its webhook, retried under one
+	// webhook-id however many attempts it took.
+	waitFor(t, "a message.sent webhook for each of 32 messages", 15*time.Second, func() bool {
+		ok := map[string]bool{}
+		for _, r := range rcv.all() {
+			if r.code == 200 {
+				ok[r.msg.ID] = true
+			}
+		}
+		return len(ok) == 32
+	})
+	hookIDs := map[string]map[string]bool{}
+	for _, r := range rcv.all() {
+		if hookIDs[r.msg.ID] == nil {
+			hookIDs[r.msg.ID] = map[string]bool{}
+		}
+		hookIDs[r.msg.ID][r.header.Get("webhook-id")] = true
+	}
+	for id, set := range hookIDs {
+		if len(set) != 1 {
+			t.Fatalf("message %s: %d webhook-ids for one event", id, len(set))
 		}
 	}
 	resp, err := http.Get(api.url + "/metrics")

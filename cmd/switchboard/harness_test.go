@@ -120,6 +120,7 @@ type receiver struct {
 }
 
 type received struct {
+	code   int // what the receiver answered
 	header http.Header
 	body   []byte
 	event  struct {
@@ -137,11 +138,12 @@ func newReceiver(t *testing.T, codes ...int) *receiver {
 		json.Unmarshal(body, &rec.event)
 		json.Unmarshal(rec.event.Data, &rec.msg)
 		r.mu.Lock()
-		r.got = append(r.got, rec)
 		code := 200
 		if len(r.codes) > 0 {
 			code, r.codes = r.codes[0], r.codes[1:]
 		}
+		rec.code = code
+		r.got = append(r.got, rec)
 		r.mu.Unlock()
 		w.WriteHeader(code)
 	}))
