@@ -9,9 +9,11 @@ import (
 type SendResult struct {
 	ProviderMessageID string
 	// Receipt, when set, is a final status the provider already knows at
-	// send time; it is applied right after "sent" instead of waiting for a
-	// callback.
-	Receipt *Receipt
+	// send time (the sandbox always does). It is applied ReceiptDelay after
+	// "sent" has been recorded — at once when zero — so it can never
+	// overtake "sent".
+	Receipt      *Receipt
+	ReceiptDelay time.Duration
 }
 
 // ProviderError is a provider's refusal, classified so the queue knows

@@ -9,10 +9,12 @@ import (
 )
 
 // ClaimStale picks outbound messages that should be moving but are not:
-// accepted ones never enqueued (Redis was down), queued or sending ones whose
-// worker died (lease run out) or whose task was lost. It touches them so
-// concurrent sweepers in other processes skip them for grace.
-func (db *DB) ClaimStale(ctx context.Context, grace time.Duration, limit int) ([]sb.StaleMessage, error) {
+// accepted ones never enqueued (Redis was down), sending ones whose worker
+// died (lease run out), and queued ones idle for grace and at least
+// queuedAge old (the caller passes a long age while a backlog explains the
+// wait). It touches them so concurrent sweepers in other processes skip
+// them for grace.
+func (db *DB) ClaimStale(ctx context.Context, grace, queuedAge time.Duration, limit int) ([]sb.StaleMessage, error) {
 	now := db.now()
 	rows, err := db.pool.Query(ctx, `UPDATE messages SET updated_at = $1 WHERE id IN (
 			SELECT id FROM messages
@@ -20,8 +22,9 @@ func (db *DB) ClaimStale(ctx context.Context, grace time.Duration, limit int) ([
 			  AND updated_at < $2
 			  AND (next_attempt_at IS NULL OR next_attempt_at < $2)
 			  AND (lease_until IS NULL OR lease_until < $1)
+			  AND (status <> 'queued' OR created_at < $4)
 			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, account_id, channel, from_addr, status, created_at`, now, now.Add(-grace), limit)
+		RETURNING id, account_id, channel, from_addr, status, created_at`, now, now.Add(-grace), limit, now.Add(-queuedAge))
 	if err != nil {
 		return nil, fmt.Errorf("claim stale messages: %w", err)
 	}

@@ -104,6 +104,11 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 	}()
 	var sent []sb.ChangeItem
 	receipts := map[sb.Status][]sb.ChangeItem{}
+	type delayed struct {
+		r     sb.Receipt
+		delay time.Duration
+	}
+	var later []delayed
 	for i, m := range ms {
 		o := outcomes[i]
 		if o.Err != nil {
@@ -120,7 +125,11 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 		}
 		sent = append(sent, sb.ChangeItem{ID: m.ID, Provider: name, ProviderMessageID: o.Result.ProviderMessageID})
 		if r := o.Result.Receipt; r != nil {
-			receipts[r.Status] = append(receipts[r.Status], sb.ChangeItem{ID: m.ID, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+			if o.Result.ReceiptDelay > 0 {
+				later = append(later, delayed{*r, o.Result.ReceiptDelay})
+			} else {
+				receipts[r.Status] = append(receipts[r.Status], sb.ChangeItem{ID: m.ID, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+			}
 		}
 	}
 	if len(sent) > 0 {
@@ -140,6 +149,12 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 					return err
 				}
 			}
+		}
+	}
+	// Receipts due later are scheduled only now that "sent" is recorded.
+	for _, d := range later {
+		if err := w.client.ScheduleReceipt(ctx, d.r, d.delay); err != nil {
+			return err
 		}
 	}
 	for status, items := range receipts {

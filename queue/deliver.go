@@ -60,6 +60,9 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if r := res.Receipt; r != nil {
+			if res.ReceiptDelay > 0 {
+				return w.client.ScheduleReceipt(ctx, *r, res.ReceiptDelay)
+			}
 			return w.transition(ctx, m, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
 		}
 		return nil

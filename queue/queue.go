@@ -44,7 +44,7 @@ type Store interface {
 	LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryTarget, error)
 	RecordAttempts(ctx context.Context, recs []sb.AttemptRecord) error
 	DisableEndpoint(ctx context.Context, id, reason string) error
-	ClaimStale(ctx context.Context, grace time.Duration, limit int) ([]sb.StaleMessage, error)
+	ClaimStale(ctx context.Context, grace, queuedAge time.Duration, limit int) ([]sb.StaleMessage, error)
 	ClaimStaleDeliveries(ctx context.Context, grace time.Duration, limit int) ([]string, error)
 }
 

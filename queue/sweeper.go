@@ -48,8 +48,17 @@ func (s *Sweeper) Run(ctx context.Context) {
 
 // Sweep does one pass.
 func (s *Sweeper) Sweep(ctx context.Context) error {
+	// Queued messages may only be waiting behind a backlog: while tasks wait
+	// in Redis, the sweeper leaves them alone until they are maxQueueWait
+	// old, or it would pile duplicate work (and row rewrites) onto exactly
+	// the queue that is behind. With no backlog, an old queued message's
+	// task is gone (lost with Redis, or held by a dead worker).
+	queuedAge := time.Duration(0)
+	if s.client.Backlog(ctx, QueueMessages) > 0 {
+		queuedAge = maxQueueWait
+	}
 	for {
-		stale, err := s.store.ClaimStale(ctx, s.cfg.SweepGrace, 500)
+		stale, err := s.store.ClaimStale(ctx, s.cfg.SweepGrace, queuedAge, 500)
 		if err != nil {
 			return err
 		}
@@ -68,30 +77,15 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 				return err
 			}
 		}
+		// A queued or sending message found here has no live task, or one
+		// held by a dead worker (whose lease, for sending, ran out); a
+		// distinct task id takes over at once, and the claim keeps two
+		// tasks from both sending. Accepted ones were never enqueued.
 		takeover := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		backlog := -1
 		for _, m := range stale {
-			suffix := ""
-			switch m.Status {
-			case sb.StatusSending:
-				// Its lease ran out: the worker died mid-send, and its task
-				// may still sit in that worker's active set. A distinct task
-				// id takes over now; the claim keeps the two from both sending.
-				suffix = takeover
-			case sb.StatusQueued:
-				// Old but maybe only waiting behind a backlog: while tasks
-				// wait in Redis, leave queued messages alone for up to
-				// maxQueueWait, or the sweeper would pile duplicate work onto
-				// exactly the queue that is behind. With no backlog their
-				// task is gone (lost with Redis, or held by a dead worker):
-				// a distinct task id takes over.
-				if backlog < 0 {
-					backlog = s.client.Backlog(ctx, QueueMessages)
-				}
-				if backlog > 0 && time.Since(m.CreatedAt) < maxQueueWait {
-					continue
-				}
-				suffix = takeover
+			suffix := takeover
+			if m.Status == sb.StatusAccepted {
+				suffix = ""
 			}
 			if err := s.client.EnqueueDelivery(ctx, m.MessageRef, suffix); err != nil {
 				return err

@@ -71,7 +71,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 	guard := webhook.Guard{AllowPrivate: cfg.WebhookAllowPriv}
 
 	if role == RoleAll || role == RoleWorker {
-		carrier := sandbox.New(db, qc, cfg.SandboxDelay, cfg.SandboxLatency)
+		carrier := sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency)
 		route := func(m *sb.Message) (string, queue.Provider) { return sandbox.Name, carrier }
 		a.worker = queue.NewWorker(qcfg, qc, db, route, guard, log)
 		if err := a.worker.Start(); err != nil {

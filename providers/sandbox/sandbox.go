@@ -1,7 +1,7 @@
 // Package sandbox is the built-in carrier every channel uses until a real
 // provider is connected: it accepts sends, records what it received, and
-// emits delivery receipts after a short delay, so the whole pipeline works
-// offline. Magic numbers and per-address rules script its answers.
+// reports a delivery receipt to arrive after a short delay, so the whole
+// pipeline works offline. Magic numbers and per-address rules script its answers.
 package sandbox
 
 import (
@@ -34,24 +34,18 @@ type Store interface {
 	RecordSubmissions(ctx context.Context, subs []*sb.SandboxSubmission) error
 }
 
-// Scheduler delivers a receipt after a delay.
-type Scheduler interface {
-	ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.Duration) error
-}
-
 // Provider is the sandbox carrier.
 type Provider struct {
-	store    Store
-	receipts Scheduler
-	delay    time.Duration
-	latency  time.Duration
+	store   Store
+	delay   time.Duration
+	latency time.Duration
 }
 
 // New returns a sandbox carrier that receipts after delay and takes latency
 // to answer each send, as a real carrier's API would (for load and crash
 // tests; zero by default).
-func New(store Store, receipts Scheduler, delay, latency time.Duration) *Provider {
-	return &Provider{store: store, receipts: receipts, delay: delay, latency: latency}
+func New(store Store, delay, latency time.Duration) *Provider {
+	return &Provider{store: store, delay: delay, latency: latency}
 }
 
 // outcomeFor decides what happens to a send: a rule for the destination
@@ -106,8 +100,6 @@ func (p *Provider) SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOut
 		return fail(err)
 	}
 	var subs []*sb.SandboxSubmission
-	var receipts []sb.Receipt
-	var delays []time.Duration
 	for i, m := range ms {
 		transients, replayed := 0, false
 		for _, s := range prior[m.ID] {
@@ -148,20 +140,12 @@ func (p *Provider) SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOut
 		default:
 			r.Status = sb.StatusDelivered
 		}
-		if delay <= 0 {
-			// No delay: the outcome goes back with the answer, saving a task.
-			out[i].Result.Receipt = &r
-			continue
-		}
-		receipts, delays = append(receipts, r), append(delays, delay)
+		// The receipt goes back with the answer; the worker applies it after
+		// recording "sent" (after delay), so it cannot overtake "sent".
+		out[i].Result.Receipt, out[i].Result.ReceiptDelay = &r, delay
 	}
 	if err := p.store.RecordSubmissions(ctx, subs); err != nil {
 		return fail(err)
-	}
-	for i, r := range receipts {
-		// If Redis refuses the receipt the message stays "sent", like one a
-		// carrier never reports on; resending would not bring it back.
-		_ = p.receipts.ScheduleReceipt(ctx, r, delays[i])
 	}
 	return out
 }
