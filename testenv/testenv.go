@@ -7,8 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"hash/fnv"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -69,7 +72,9 @@ func DatabaseURL(t testing.TB) string {
 	return dbURL
 }
 
-// RedisURL returns the test Redis, flushed.
+// RedisURL returns the test Redis, flushed. Each test package gets its own
+// Redis database (chosen from its directory), so packages that `go test
+// ./...` runs in parallel do not flush each other's queues.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	u := env("SWITCHBOARD_REDIS_URL", defaultRedisURL)
@@ -77,10 +82,35 @@ func RedisURL(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if pkg, ok := packageDir(); ok {
+		h := fnv.New32a()
+		h.Write([]byte(pkg))
+		opt.DB = 1 + int(h.Sum32()%15)
+		parsed, _ := url.Parse(u)
+		parsed.Path = "/" + strconv.Itoa(opt.DB)
+		u = parsed.String()
+	}
 	c := redis.NewClient(opt)
 	defer c.Close()
 	if err := c.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatalf("testenv: Redis not reachable at %s (run `make test`): %v", u, err)
 	}
 	return u
+}
+
+// packageDir is the test's package directory relative to the module root.
+func packageDir() (string, bool) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for root := wd; ; root = filepath.Dir(root) {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			rel, err := filepath.Rel(root, wd)
+			return filepath.ToSlash(rel), err == nil
+		}
+		if filepath.Dir(root) == root {
+			return "", false
+		}
+	}
 }

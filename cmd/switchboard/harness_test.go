@@ -99,15 +99,22 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 func waitStatus(t *testing.T, c *sdk.Client, id string, want sdk.Status) *sdk.Message {
 	t.Helper()
 	var m *sdk.Message
-	waitFor(t, "message "+id+" to be "+string(want), 20*time.Second, func() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		var err error
 		m, err = c.Messages.Get(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m.Status == want
-	})
-	return m
+		if m.Status == want {
+			return m
+		}
+		if time.Now().After(deadline) {
+			events, _ := c.Messages.Events(context.Background(), id)
+			t.Fatalf("message %s is %s after 20s, want %s; events %+v", id, m.Status, want, events)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // receiver is a webhook endpoint that records what it is sent and answers
