@@ -91,34 +91,19 @@ func (db *DB) MarkQueued(ctx context.Context, ids []string) ([]string, error) {
 // leased to the caller until lease runs out, so two workers never send it at
 // the same time. ok is false when the message is already past sending or
 // another worker holds a live lease.
-func (db *DB) Claim(ctx context.Context, id string, lease time.Duration) (m *sb.Message, ok bool, err error) {
-	now := db.now()
-	// One statement: lock the row (the CTE's FOR UPDATE reads its latest
-	// version), take it if free, and write the "sending" event only when
-	// the status actually changes (a takeover after a lapsed lease does not).
-	row := db.pool.QueryRow(ctx, `WITH prev AS (
-			SELECT id, status, lease_until FROM messages WHERE id = $1 FOR UPDATE),
-		upd AS (
-			UPDATE messages m SET status = 'sending',
-				sequence = m.sequence + CASE WHEN prev.status = 'sending' THEN 0 ELSE 1 END,
-				attempts = m.attempts + 1, lease_until = $2, next_attempt_at = NULL, updated_at = $3
-			FROM prev WHERE m.id = prev.id
-			  AND (prev.status IN ('accepted', 'queued')
-			       OR (prev.status = 'sending' AND (prev.lease_until IS NULL OR prev.lease_until < $3)))
-			RETURNING m.*, prev.status AS prev_status),
-		ev AS (
-			INSERT INTO message_events (message_id, sequence, status, created_at)
-			SELECT id, sequence, 'sending', $3 FROM upd WHERE prev_status <> 'sending')
-		SELECT `+messageColumns+` FROM upd`, id, now.Add(lease), now)
-	m, err = scanMessage(row)
-	if err == pgx.ErrNoRows {
+func (db *DB) Claim(ctx context.Context, id string, lease time.Duration) (*sb.Message, bool, error) {
+	if !validID(id) {
+		return nil, false, sb.ErrNotFound
+	}
+	ms, err := db.ClaimMany(ctx, []string{id}, lease)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(ms) == 0 {
 		m, err := db.LoadMessage(ctx, id)
 		return m, false, err
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("claim: %w", err)
-	}
-	return m, true, nil
+	return ms[0], true, nil
 }
 
 // Release gives up the lease on a message after a transient failure or a
