@@ -4,11 +4,22 @@ import "time"
 
 // Change describes a status transition and what comes with it.
 type Change struct {
-	Status            Status
+	Status Status
+	// After, when set, applies the change only to a message that has
+	// reached After: a provider's receipt must not land before "sent" is
+	// recorded.
+	After             Status
 	Provider          string
 	ProviderMessageID string
 	ErrorCode         string
 	ErrorMessage      string
+}
+
+// TransitionStep is a batch of messages moving to one status; several
+// steps can commit together (sent and an immediate receipt).
+type TransitionStep struct {
+	Status Status
+	Items  []ChangeItem
 }
 
 // ChangeItem is one message's part of a batch transition to a common

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	sb "github.com/switchboardhq/switchboard"
 )
 
@@ -47,13 +49,47 @@ func (db *DB) ClaimMany(ctx context.Context, ids []string, lease time.Duration) 
 // forward-only rule, events and webhook fan-out as Transition. Messages the
 // change would move backwards are left alone and not returned.
 func (db *DB) TransitionMany(ctx context.Context, status sb.Status, items []sb.ChangeItem) ([]sb.TransitionResult, error) {
+	return db.transitionMany(ctx, db.pool, status, items)
+}
+
+// TransitionSteps applies several batch transitions in one transaction,
+// in order: "sent" and the receipt a provider gave with it commit together,
+// so a crash cannot leave the one without the other.
+func (db *DB) TransitionSteps(ctx context.Context, steps []sb.TransitionStep) ([][]sb.TransitionResult, error) {
+	out := make([][]sb.TransitionResult, len(steps))
+	if len(steps) == 1 {
+		r, err := db.TransitionMany(ctx, steps[0].Status, steps[0].Items)
+		out[0] = r
+		return out, err
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	for i, st := range steps {
+		if out[i], err = db.transitionMany(ctx, tx, st.Status, st.Items); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit transitions: %w", err)
+	}
+	return out, nil
+}
+
+type rowsQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func (db *DB) transitionMany(ctx context.Context, q rowsQuerier, status sb.Status, items []sb.ChangeItem) ([]sb.TransitionResult, error) {
 	n := len(items)
 	ids, provs, pids, codes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, it := range items {
 		ids[i], provs[i], pids[i], codes[i], msgs[i] = it.ID, it.Provider, it.ProviderMessageID, it.ErrorCode, it.ErrorMessage
 	}
 	now := db.now()
-	rows, err := db.pool.Query(ctx, `WITH u AS (
+	rows, err := q.Query(ctx, `WITH u AS (
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, prov, pid, ec, em)),
 		upd AS (
 			UPDATE messages m SET status = $6, sequence = m.sequence + 1, updated_at = $7,
@@ -64,7 +100,7 @@ func (db *DB) TransitionMany(ctx context.Context, status sb.Status, items []sb.C
 				lease_until = NULL
 			FROM u WHERE m.id = u.id AND m.status = ANY($8)
 			RETURNING m.*, u.ec AS ev_code, u.em AS ev_message)`+fanOutSQL("$9::text", "$7::timestamptz", "ev_code", "ev_message"),
-		ids, provs, pids, codes, msgs, status, now, lowerStatuses(status), status.EventType())
+		ids, provs, pids, codes, msgs, status, now, lowerStatuses(status, ""), status.EventType())
 	if err != nil {
 		return nil, fmt.Errorf("transition batch to %s: %w", status, err)
 	}

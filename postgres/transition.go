@@ -10,11 +10,12 @@ import (
 	sb "github.com/switchboardhq/switchboard"
 )
 
-// lowerStatuses lists the statuses a message may leave for to.
-func lowerStatuses(to sb.Status) []string {
+// lowerStatuses lists the statuses a message may leave for to: lower
+// ranked ones, and with after set only those at or above after.
+func lowerStatuses(to, after sb.Status) []string {
 	var out []string
 	for _, s := range []sb.Status{sb.StatusAccepted, sb.StatusQueued, sb.StatusSending, sb.StatusSent, sb.StatusDelivered} {
-		if s.CanMoveTo(to) {
+		if s.CanMoveTo(to) && (after == "" || s.Rank() >= after.Rank()) {
 			out = append(out, string(s))
 		}
 	}
@@ -41,7 +42,7 @@ func (db *DB) Transition(ctx context.Context, id string, c sb.Change) (sb.Transi
 			lease_until = NULL
 		WHERE id = $1 AND status = ANY($8)
 		RETURNING *)`+fanOutSQL("$9::text", "$3::timestamptz", "$6::text", "$7::text"),
-		id, c.Status, now, c.Provider, c.ProviderMessageID, c.ErrorCode, c.ErrorMessage, lowerStatuses(c.Status), c.Status.EventType()),
+		id, c.Status, now, c.Provider, c.ProviderMessageID, c.ErrorCode, c.ErrorMessage, lowerStatuses(c.Status, c.After), c.Status.EventType()),
 		&res.Deliveries)
 	if err == nil {
 		return res, nil

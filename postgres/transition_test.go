@@ -119,3 +119,43 @@ func TestClaimIsExclusive(t *testing.T) {
 		t.Fatal("claimed a message already sent")
 	}
 }
+
+// TestReceiptWaitsForSent: a receipt (After: sent) does not land on a
+// message still sending, and does once "sent" is recorded; sent and an
+// immediate receipt commit together.
+func TestReceiptWaitsForSent(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	account, _, _ := db.CreateAccount(ctx, "t", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	m := newMessage(t, db, account)
+	if _, ok, err := db.Claim(ctx, m.ID, time.Minute); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	receipt := sb.Change{Status: sb.StatusDelivered, After: sb.StatusSent}
+	res, err := db.Transition(ctx, m.ID, receipt)
+	if err != nil || res.Applied || res.Message.Status != sb.StatusSending {
+		t.Fatalf("early receipt: applied=%v status=%v err=%v", res.Applied, res.Message.Status, err)
+	}
+	if _, err := db.Transition(ctx, m.ID, sb.Change{Status: sb.StatusSent, ProviderMessageID: "P1"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = db.Transition(ctx, m.ID, receipt); err != nil || !res.Applied || res.Message.Status != sb.StatusDelivered {
+		t.Fatalf("receipt after sent: applied=%v err=%v", res.Applied, err)
+	}
+
+	m2 := newMessage(t, db, account)
+	if _, _, err := db.Claim(ctx, m2.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := db.TransitionSteps(ctx, []sb.TransitionStep{
+		{Status: sb.StatusSent, Items: []sb.ChangeItem{{ID: m2.ID, ProviderMessageID: "P2"}}},
+		{Status: sb.StatusUndelivered, Items: []sb.ChangeItem{{ID: m2.ID, ErrorCode: "30003"}}},
+	})
+	if err != nil || len(steps[0]) != 1 || len(steps[1]) != 1 {
+		t.Fatalf("steps %v err %v", steps, err)
+	}
+	ev, _ := db.ListEvents(ctx, account, m2.ID)
+	if len(ev) != 4 || ev[2].Status != sb.StatusSent || ev[3].Status != sb.StatusUndelivered || ev[3].ErrorCode != "30003" {
+		t.Fatalf("events %+v", ev)
+	}
+}

@@ -104,11 +104,6 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 	}()
 	var sent []sb.ChangeItem
 	receipts := map[sb.Status][]sb.ChangeItem{}
-	type delayed struct {
-		r     sb.Receipt
-		delay time.Duration
-	}
-	var later []delayed
 	for i, m := range ms {
 		o := outcomes[i]
 		if o.Err != nil {
@@ -124,46 +119,46 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 			continue
 		}
 		sent = append(sent, sb.ChangeItem{ID: m.ID, Provider: name, ProviderMessageID: o.Result.ProviderMessageID})
-		if r := o.Result.Receipt; r != nil {
-			if o.Result.ReceiptDelay > 0 {
-				later = append(later, delayed{*r, o.Result.ReceiptDelay})
-			} else {
-				receipts[r.Status] = append(receipts[r.Status], sb.ChangeItem{ID: m.ID, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+		r := o.Result.Receipt
+		switch {
+		case r == nil:
+		case o.Result.ReceiptDelay > 0:
+			// Scheduled before "sent" is recorded, so a crash in between
+			// cannot lose it; it waits for "sent" if it comes early.
+			if err := w.client.ScheduleReceipt(ctx, *r, o.Result.ReceiptDelay); err != nil {
+				return err
 			}
+		default:
+			receipts[r.Status] = append(receipts[r.Status], sb.ChangeItem{ID: m.ID, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
 		}
 	}
-	if len(sent) > 0 {
-		results, err := w.store.TransitionMany(ctx, sb.StatusSent, sent)
-		if err != nil {
-			return err
-		}
-		applied := map[string]bool{}
-		for _, res := range results {
-			applied[res.Message.ID] = true
-			announce(res, sb.StatusSent)
-		}
-		// A receipt overtook "sent": keep the provider's id the single way.
-		for _, it := range sent {
-			if !applied[it.ID] {
-				if _, err := w.store.Transition(ctx, it.ID, sb.Change{Status: sb.StatusSent, Provider: it.Provider, ProviderMessageID: it.ProviderMessageID}); err != nil {
-					return err
-				}
-			}
-		}
+	if len(sent) == 0 {
+		return nil
 	}
-	// Receipts due later are scheduled only now that "sent" is recorded.
-	for _, d := range later {
-		if err := w.client.ScheduleReceipt(ctx, d.r, d.delay); err != nil {
-			return err
-		}
-	}
+	// "sent" and the receipts known now commit together.
+	steps := []sb.TransitionStep{{Status: sb.StatusSent, Items: sent}}
 	for status, items := range receipts {
-		results, err := w.store.TransitionMany(ctx, status, items)
-		if err != nil {
-			return err
+		steps = append(steps, sb.TransitionStep{Status: status, Items: items})
+	}
+	results, err := w.store.TransitionSteps(ctx, steps)
+	if err != nil {
+		return err
+	}
+	applied := map[string]bool{}
+	for i, step := range results {
+		for _, res := range step {
+			if i == 0 {
+				applied[res.Message.ID] = true
+			}
+			announce(res, steps[i].Status)
 		}
-		for _, res := range results {
-			announce(res, status)
+	}
+	// A receipt overtook "sent": keep the provider's id the single way.
+	for _, it := range sent {
+		if !applied[it.ID] {
+			if _, err := w.store.Transition(ctx, it.ID, sb.Change{Status: sb.StatusSent, Provider: it.Provider, ProviderMessageID: it.ProviderMessageID}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

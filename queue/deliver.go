@@ -56,16 +56,7 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	cancel()
 	sendDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	if sendErr == nil {
-		if err := w.transition(ctx, m, sb.Change{Status: sb.StatusSent, Provider: name, ProviderMessageID: res.ProviderMessageID}); err != nil {
-			return err
-		}
-		if r := res.Receipt; r != nil {
-			if res.ReceiptDelay > 0 {
-				return w.client.ScheduleReceipt(ctx, *r, res.ReceiptDelay)
-			}
-			return w.transition(ctx, m, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
-		}
-		return nil
+		return w.settleGroup(ctx, name, []*sb.Message{m}, []sb.SendOutcome{{Result: res}}, nil)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)

@@ -35,6 +35,7 @@ type Store interface {
 	Claim(ctx context.Context, id string, lease time.Duration) (*sb.Message, bool, error)
 	ClaimMany(ctx context.Context, ids []string, lease time.Duration) ([]*sb.Message, error)
 	TransitionMany(ctx context.Context, status sb.Status, items []sb.ChangeItem) ([]sb.TransitionResult, error)
+	TransitionSteps(ctx context.Context, steps []sb.TransitionStep) ([][]sb.TransitionResult, error)
 	Release(ctx context.Context, id string, due time.Time, errCode, errMsg string) error
 	Transition(ctx context.Context, id string, c sb.Change) (sb.TransitionResult, error)
 	MarkQueued(ctx context.Context, ids []string) ([]string, error)

@@ -35,7 +35,7 @@ func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
 			return err
 		}
 	}
-	res, err := w.store.Transition(ctx, id, sb.Change{Status: r.Status, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
+	res, err := w.store.Transition(ctx, id, sb.Change{Status: r.Status, After: sb.StatusSent, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
 	if errors.Is(err, sb.ErrNotFound) {
 		unknownReceipts.WithLabelValues(r.Provider).Inc()
 		return nil
@@ -43,6 +43,15 @@ func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
 	if err != nil {
 		return fmt.Errorf("apply receipt: %w", err)
 	}
+	if !res.Applied && res.Message.Status.Rank() < sb.StatusSent.Rank() {
+		// The carrier answered before "sent" was recorded (or its worker
+		// died in between and another is taking over): try again later.
+		return ErrReceiptEarly
+	}
 	w.announce(ctx, res, r.Status)
 	return nil
 }
+
+// ErrReceiptEarly is returned for a receipt that arrived before its
+// message was recorded as sent; the receipt is retried.
+var ErrReceiptEarly = errors.New("receipt arrived before the message was recorded as sent")

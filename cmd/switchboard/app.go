@@ -33,7 +33,8 @@ const (
 type App struct {
 	cfg      Config
 	log      *slog.Logger
-	db       *postgres.DB
+	db       *postgres.DB // the API's pool (and the only one for a single role)
+	workerDB *postgres.DB // the workers' own pool when one process runs both
 	qc       *queue.Client
 	worker   *queue.Worker
 	http     *http.Server
@@ -71,6 +72,17 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 	guard := webhook.Guard{AllowPrivate: cfg.WebhookAllowPriv}
 
 	if role == RoleAll || role == RoleWorker {
+		wdb := db
+		if role == RoleAll {
+			// Workers get their own pool, so a busy delivery pipeline can
+			// never leave API requests waiting for a connection.
+			if wdb, err = postgres.Open(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns)); err != nil {
+				a.Close()
+				return nil, err
+			}
+			a.workerDB = wdb
+		}
+		db := wdb
 		carrier := sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency)
 		route := func(m *sb.Message) (string, queue.Provider) { return sandbox.Name, carrier }
 		a.worker = queue.NewWorker(qcfg, qc, db, route, guard, log)
@@ -128,6 +140,9 @@ func (a *App) Close() {
 	a.cancel()
 	a.wg.Wait()
 	a.qc.Close()
+	if a.workerDB != nil {
+		a.workerDB.Close()
+	}
 	a.db.Close()
 }
 

@@ -110,15 +110,21 @@ func (p *Provider) SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOut
 				transients++
 			}
 		}
-		if replayed {
-			continue
-		}
 		outcome, delay := p.outcomeFor(m, rules[m.ID])
 		sub := &sb.SandboxSubmission{
 			AccountID: m.AccountID, MessageID: m.ID, Channel: m.Channel, From: m.From, To: m.To,
 			Text: m.Text, Attempt: len(prior[m.ID]) + 1, Result: "accepted",
 		}
-		subs = append(subs, sub)
+		switch {
+		case replayed:
+			// Seen before: nothing is recorded or sent again, but the
+			// outcome is reported again, as a carrier answering a replayed
+			// request would.
+			sub.ProviderMessageID = out[i].Result.ProviderMessageID
+			outcome = acceptedOutcome(outcome)
+		default:
+			subs = append(subs, sub)
+		}
 		switch {
 		case outcome == sb.OutcomeFailed:
 			sub.Result = "failed"
@@ -129,7 +135,9 @@ func (p *Provider) SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOut
 			out[i].Err = &sb.ProviderError{Code: "30001", Message: "carrier queue overflow, try again"}
 			continue
 		}
-		sub.ProviderMessageID = "SB" + m.ID
+		if !replayed {
+			sub.ProviderMessageID = "SB" + m.ID
+		}
 		out[i].Result.ProviderMessageID = sub.ProviderMessageID
 		r := sb.Receipt{AccountID: m.AccountID, MessageID: m.ID, Provider: Name, ProviderMessageID: sub.ProviderMessageID}
 		switch outcome {
@@ -148,4 +156,13 @@ func (p *Provider) SendBatch(ctx context.Context, ms []*sb.Message) []sb.SendOut
 		return fail(err)
 	}
 	return out
+}
+
+// acceptedOutcome is what an accepted submission turned into: a replay of
+// one that was accepted cannot fail or be transient any more.
+func acceptedOutcome(o string) string {
+	if o == sb.OutcomeFailed || o == sb.OutcomeTransient {
+		return sb.OutcomeDelivered
+	}
+	return o
 }
