@@ -45,8 +45,15 @@ func (s Status) Rank() int { return statusRank[s] }
 // after delivered.
 func (s Status) Terminal() bool { return s.Rank() >= 5 }
 
-// CanMoveTo reports whether a message in s may take status next.
-func (s Status) CanMoveTo(next Status) bool { return next.Rank() > s.Rank() }
+// CanMoveTo reports whether a message in s may take status next: only
+// forward, and from delivered only to read (a late "undelivered" or
+// "failed" receipt must not undo a delivery).
+func (s Status) CanMoveTo(next Status) bool {
+	if s == StatusDelivered {
+		return next == StatusRead
+	}
+	return next.Rank() > s.Rank()
+}
 
 // EventType is the webhook event type announced for a transition to s, or ""
 // when the transition is not announced (accepted, sending).

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -58,6 +59,12 @@ func (s *Server) validate(r *sendRequest) (*sb.Message, error) {
 			bad("to", errMessage(err))
 		}
 	}
+	if strings.ContainsRune(r.Text, 0) {
+		bad("text", "must not contain NUL characters")
+	}
+	if bytes.Contains(r.Metadata, []byte(`\u0000`)) {
+		bad("metadata", "must not contain NUL characters")
+	}
 	switch {
 	case r.Text == "" && len(r.MediaURLs) == 0:
 		bad("text", "is required unless media_urls is set")
@@ -68,7 +75,7 @@ func (s *Server) validate(r *sendRequest) (*sb.Message, error) {
 		bad("media_urls", "at most 10 media URLs")
 	}
 	for i, u := range r.MediaURLs {
-		if !isHTTPURL(u) {
+		if !isHTTPURL(u) || strings.ContainsRune(u, 0) {
 			bad("media_urls["+strconv.Itoa(i)+"]", "must be an absolute http(s) URL")
 		}
 	}

@@ -257,10 +257,12 @@ func (s *Server) ready(c *gin.Context) {
 	checks := gin.H{"postgres": "ok", "redis": "ok"}
 	status := http.StatusOK
 	if err := s.store.Ping(ctx); err != nil {
-		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readiness: postgres", "err", err)
+		checks["postgres"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	if err := s.redis.Ping(ctx); err != nil {
-		checks["redis"], status = err.Error(), http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readiness: redis", "err", err)
+		checks["redis"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	c.JSON(status, gin.H{"status": map[bool]string{true: "ready", false: "unavailable"}[status == http.StatusOK], "checks": checks})
 }

@@ -16,7 +16,7 @@ import (
 func (db *DB) ClaimMany(ctx context.Context, ids []string, lease time.Duration) ([]*sb.Message, error) {
 	now := db.now()
 	rows, err := db.pool.Query(ctx, `WITH prev AS (
-			SELECT id, status, lease_until FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE),
+			SELECT id, status, lease_until, next_attempt_at FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE),
 		upd AS (
 			UPDATE messages m SET status = 'sending',
 				sequence = m.sequence + CASE WHEN prev.status = 'sending' THEN 0 ELSE 1 END,
@@ -24,6 +24,8 @@ func (db *DB) ClaimMany(ctx context.Context, ids []string, lease time.Duration) 
 			FROM prev WHERE m.id = prev.id
 			  AND (prev.status IN ('accepted', 'queued')
 			       OR (prev.status = 'sending' AND (prev.lease_until IS NULL OR prev.lease_until < $3)))
+			  -- not before a retry or throttle slot is due (1 s of clock slack)
+			  AND (prev.next_attempt_at IS NULL OR prev.next_attempt_at <= $3 + interval '1 second')
 			RETURNING m.*, prev.status AS prev_status),
 		ev AS (
 			INSERT INTO message_events (message_id, sequence, status, created_at)
@@ -89,14 +91,18 @@ func (db *DB) transitionMany(ctx context.Context, q rowsQuerier, status sb.Statu
 		ids[i], provs[i], pids[i], codes[i], msgs[i] = it.ID, it.Provider, it.ProviderMessageID, it.ErrorCode, it.ErrorMessage
 	}
 	now := db.now()
-	rows, err := q.Query(ctx, `WITH u AS (
-			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, prov, pid, ec, em)),
+	rows, err := q.Query(ctx, `WITH lk AS (
+			-- lock in id order, as ClaimMany does, so batches cannot deadlock
+			SELECT id FROM messages WHERE id = ANY($1) ORDER BY id FOR UPDATE),
+		u AS (
+			SELECT u.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, prov, pid, ec, em)
+			JOIN lk ON lk.id = u.id),
 		upd AS (
 			UPDATE messages m SET status = $6, sequence = m.sequence + 1, updated_at = $7,
 				provider = CASE WHEN u.prov = '' THEN m.provider ELSE u.prov END,
 				provider_message_id = coalesce(NULLIF(u.pid, ''), m.provider_message_id),
-				error_code = coalesce(NULLIF(u.ec, ''), m.error_code),
-				error_message = coalesce(NULLIF(u.em, ''), m.error_message),
+				error_code = CASE WHEN $6 = 'sent' THEN NULLIF(u.ec, '') ELSE coalesce(NULLIF(u.ec, ''), m.error_code) END,
+				error_message = CASE WHEN $6 = 'sent' THEN NULLIF(u.em, '') ELSE coalesce(NULLIF(u.em, ''), m.error_message) END,
 				lease_until = NULL
 			FROM u WHERE m.id = u.id AND m.status = ANY($8)
 			RETURNING m.*, u.ec AS ev_code, u.em AS ev_message)`+fanOutSQL("$9::text", "$7::timestamptz", "ev_code", "ev_message"),

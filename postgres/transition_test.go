@@ -53,6 +53,7 @@ func TestTransitionsNeverGoBackwards(t *testing.T) {
 		{"delivered after read ignored", []sb.Status{sb.StatusSent, sb.StatusRead, sb.StatusDelivered}, sb.StatusRead, 3},
 		{"failed is final", []sb.Status{sb.StatusSending, sb.StatusFailed, sb.StatusDelivered, sb.StatusSent}, sb.StatusFailed, 3},
 		{"duplicate receipt", []sb.Status{sb.StatusSent, sb.StatusDelivered, sb.StatusDelivered}, sb.StatusDelivered, 3},
+		{"late undelivered after delivered", []sb.Status{sb.StatusSent, sb.StatusDelivered, sb.StatusUndelivered, sb.StatusFailed}, sb.StatusDelivered, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

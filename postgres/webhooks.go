@@ -130,7 +130,7 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, 
 // LoadDeliveries is LoadDelivery for a batch, in one query; deliveries that
 // no longer exist (their endpoint was deleted) are left out.
 func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryTarget, error) {
-	rows, err := db.pool.Query(ctx, `SELECT d.id, d.account_id, d.endpoint_id, d.url, d.event_type, d.payload, d.status, d.attempts, d.created_at,
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.account_id, d.endpoint_id, coalesce(e.url, d.url), d.event_type, d.payload, d.status, d.attempts, d.created_at,
 		coalesce(e.secret, a.callback_secret), e.previous_secret, e.previous_secret_expires_at, e.enabled,
 		d.message_id, d.sequence, ev.status, ev.error_code, ev.error_message, ev.created_at,
 		coalesce(m.account_id::text, ''), coalesce(m.channel, ''), coalesce(m.direction, ''), coalesce(m.from_addr, ''), coalesce(m.to_addr, ''),

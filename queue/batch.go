@@ -113,7 +113,8 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 			}
 			if delay >= 0 {
 				if err := w.client.EnqueueRetry(ctx, refs[m.ID], delay, m.Attempts); err != nil {
-					return err // the sweeper picks the message up when due
+					// Released with its due time: the sweeper enqueues it then.
+					w.log.WarnContext(ctx, "enqueue retry; sweeper will pick it up", "message_id", m.ID, "err", err)
 				}
 			}
 			continue
@@ -124,9 +125,11 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 		case r == nil:
 		case o.Result.ReceiptDelay > 0:
 			// Scheduled before "sent" is recorded, so a crash in between
-			// cannot lose it; it waits for "sent" if it comes early.
+			// cannot lose it; it waits for "sent" if it comes early. If
+			// Redis refuses it, "sent" is still recorded: the message then
+			// stays sent, like one whose carrier never reports.
 			if err := w.client.ScheduleReceipt(ctx, *r, o.Result.ReceiptDelay); err != nil {
-				return err
+				w.log.WarnContext(ctx, "schedule receipt", "message_id", m.ID, "err", err)
 			}
 		default:
 			receipts[r.Status] = append(receipts[r.Status], sb.ChangeItem{ID: m.ID, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})

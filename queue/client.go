@@ -145,10 +145,11 @@ func (c *Client) EnqueueWebhooks(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// EnqueueWebhookRetry schedules the next attempt of one delivery after a
-// failed attempt in a batch.
-func (c *Client) EnqueueWebhookRetry(ctx context.Context, id string, delay time.Duration, attempt int) error {
-	return c.enqueueWebhook(ctx, id, "wh:"+id+":"+strconv.Itoa(attempt), delay, max(len(c.webhookSchedule())-attempt, 0))
+// EnqueueWebhookRetry schedules another attempt of one delivery (after a
+// failed attempt in a batch, or from the sweeper); tag makes its task id
+// unique.
+func (c *Client) EnqueueWebhookRetry(ctx context.Context, id string, delay time.Duration, tag string) error {
+	return c.enqueueWebhook(ctx, id, "wh:"+id+":"+tag, delay, len(c.webhookSchedule()))
 }
 
 func (c *Client) enqueueWebhook(ctx context.Context, id, taskID string, delay time.Duration, maxRetry int) error {
@@ -169,7 +170,9 @@ func (c *Client) ScheduleReceipt(ctx context.Context, r sb.Receipt, delay time.D
 	if err != nil {
 		return err
 	}
-	opts := []asynq.Option{asynq.Queue(QueueReceipts), asynq.MaxRetry(10),
+	// Up to 25 retries with capped backoff: hours, far longer than any lease,
+	// for a receipt that waits on its message being recorded as sent.
+	opts := []asynq.Option{asynq.Queue(QueueReceipts), asynq.MaxRetry(25),
 		asynq.TaskID("rc:" + r.MessageID + ":" + string(r.Status) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36))}
 	if delay > 0 {
 		opts = append(opts, asynq.ProcessIn(delay))

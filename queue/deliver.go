@@ -111,7 +111,7 @@ func (w *Worker) throttle(ctx context.Context, m sb.MessageRef) error {
 		}
 	}
 	throttledTotal.Inc()
-	if err := w.store.Release(ctx, m.ID, w.now().Add(wait), "", ""); err != nil {
+	if err := w.store.Defer(ctx, m.ID, w.now().Add(wait)); err != nil {
 		return err
 	}
 	return &throttled{wait: wait}
@@ -169,6 +169,9 @@ func (c *rateCache) get(ctx context.Context, account string, ch sb.Channel, from
 		return 0, err
 	}
 	c.mu.Lock()
+	if len(c.m) >= 100_000 {
+		clear(c.m) // entries live a second; dropping them all is cheap
+	}
 	c.m[key] = rateEntry{rate, time.Now()}
 	c.mu.Unlock()
 	return rate, nil

@@ -18,7 +18,7 @@ var reserveScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
+local margin = tonumber(ARGV[2])
 local held = redis.call('GET', KEYS[2])
 if held then
   local slot = tonumber(held)
@@ -30,6 +30,8 @@ if held then
 end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(tat, now)
+-- keys live until their slot has passed, plus a margin
+local ttl = math.floor((slot + interval - now) / 1000) + margin
 redis.call('SET', KEYS[1], string.format('%d', slot + interval), 'PX', ttl)
 if slot <= now then
   return 0
@@ -52,8 +54,8 @@ func (l *Limiter) Reserve(ctx context.Context, sender, msgID string, rate float6
 		return 0, nil
 	}
 	interval := int64(1e6 / rate)
-	ttl := interval/1000*4 + 60_000
-	us, err := reserveScript.Run(ctx, l.rdb, []string{"sb:rl:" + sender, "sb:rl:res:" + msgID}, interval, ttl).Int64()
+	const marginMS = 60_000
+	us, err := reserveScript.Run(ctx, l.rdb, []string{"sb:rl:" + sender, "sb:rl:res:" + msgID}, interval, marginMS).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("rate limiter: %w", err)
 	}

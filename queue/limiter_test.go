@@ -53,3 +53,30 @@ func TestLimiterReservesSlots(t *testing.T) {
 		t.Fatalf("other sender waits %s", w)
 	}
 }
+
+// TestLimiterKeysOutliveTheirSlots: a reservation far in the future keeps
+// its keys until the slot has passed, or the sender would escape its rate.
+func TestLimiterKeysOutliveTheirSlots(t *testing.T) {
+	opt, _ := redis.ParseURL(testenv.RedisURL(t))
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	l := NewLimiter(rdb)
+	ctx := context.Background()
+	var last time.Duration
+	for i := range 100 {
+		w, err := l.Reserve(ctx, "slow", fmt.Sprint("s", i), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = w
+	}
+	for _, key := range []string{"sb:rl:slow", "sb:rl:res:s99"} {
+		ttl, err := rdb.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl < last {
+			t.Fatalf("%s expires in %s, before its slot in %s", key, ttl, last)
+		}
+	}
+}

@@ -37,6 +37,7 @@ type Store interface {
 	TransitionMany(ctx context.Context, status sb.Status, items []sb.ChangeItem) ([]sb.TransitionResult, error)
 	TransitionSteps(ctx context.Context, steps []sb.TransitionStep) ([][]sb.TransitionResult, error)
 	Release(ctx context.Context, id string, due time.Time, errCode, errMsg string) error
+	Defer(ctx context.Context, id string, due time.Time) error
 	Transition(ctx context.Context, id string, c sb.Change) (sb.TransitionResult, error)
 	MarkQueued(ctx context.Context, ids []string) ([]string, error)
 	FindByProviderID(ctx context.Context, provider, providerID string) (string, error)

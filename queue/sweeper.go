@@ -107,5 +107,13 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 		return err
 	}
 	sweptTotal.WithLabelValues("webhook").Add(float64(len(ids)))
-	return s.client.EnqueueWebhooks(ctx, ids)
+	// A fresh task id each time: the old task may be archived in Redis,
+	// and its id would otherwise block the re-enqueue for good.
+	sweep := "s" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for _, id := range ids {
+		if err := s.client.EnqueueWebhookRetry(ctx, id, 0, sweep); err != nil {
+			return err
+		}
+	}
+	return nil
 }

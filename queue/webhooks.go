@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -152,8 +153,10 @@ func (w *Worker) handleWebhookBatch(ctx context.Context, t *asynq.Task) error {
 	}
 	for _, o := range outs {
 		if o.retry >= 0 {
-			if err := w.client.EnqueueWebhookRetry(ctx, o.rec.Delivery.ID, o.retry, o.rec.Attempt.Attempt); err != nil {
-				return err
+			if err := w.client.EnqueueWebhookRetry(ctx, o.rec.Delivery.ID, o.retry, strconv.Itoa(o.rec.Attempt.Attempt)); err != nil {
+				// Recorded as pending with its due time: the sweeper
+				// enqueues it then.
+				w.log.WarnContext(ctx, "enqueue webhook retry", "delivery_id", o.rec.Delivery.ID, "err", err)
 			}
 		}
 	}

@@ -359,6 +359,9 @@ func TestValidationProblems(t *testing.T) {
 		{"bad phone", sdk.SendMessageParams{Channel: sdk.ChannelSMS, From: "+15005550000", To: "12", Text: "x"}, "to"},
 		{"unknown channel", sdk.SendMessageParams{Channel: "fax", From: "+15005550000", To: "+15551234567", Text: "x"}, "channel"},
 		{"no text", sdk.SendMessageParams{Channel: sdk.ChannelSMS, From: "+15005550000", To: "+15551234567"}, "text"},
+		{"NUL in text", sdk.SendMessageParams{Channel: sdk.ChannelSMS, From: "+15005550000", To: "+15551234567", Text: "a\x00b"}, "text"},
+		{"NUL in metadata", sdk.SendMessageParams{Channel: sdk.ChannelSMS, From: "+15005550000", To: "+15551234567", Text: "x",
+			Metadata: map[string]any{"k": "\x00"}}, "metadata"},
 		{"private callback", sdk.SendMessageParams{Channel: sdk.ChannelSMS, From: "+15005550000", To: "+15551234567", Text: "x",
 			StatusCallbackURL: "http://169.254.169.254/latest"}, "status_callback_url"},
 	}
