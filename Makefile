@@ -2,11 +2,11 @@
 SHELL := /bin/bash
 GO ?= go
 # make run: its own PostgreSQL and Redis under .local/dev
-DEV_PG ?= 55432
-DEV_REDIS ?= 56379
+DEV_PG ?= 25432
+DEV_REDIS ?= 26379
 # make test: a separate pair under .local/test (fsync off: tests only)
-TEST_PG ?= 55433
-TEST_REDIS ?= 56380
+TEST_PG ?= 25433
+TEST_REDIS ?= 26380
 
 .PHONY: run build test bench crash-bench stop fmt vet
 

@@ -10,7 +10,7 @@
 # Environment: N (phase-1 messages, default 20000), C (phase-1 clients,
 # default 32), RATE (phase-2 offered msg/s, default 1000), RATE_SECONDS
 # (phase-2 length, default 10), BENCH_PG / BENCH_REDIS (ports, default
-# 55434 / 56381), BENCH_KEEP=1 to leave the stack running afterwards,
+# 25434 / 26381), BENCH_KEEP=1 to leave the stack running afterwards,
 # BENCH_ROLE=api to run the server without workers and measure accepting
 # alone (sbbench -accept-only: nothing is delivered), SWITCHBOARD_BIN to
 # benchmark another server binary than bin/switchboard (e.g. one built from
@@ -30,8 +30,8 @@ N=${N:-20000}
 C=${C:-32}
 RATE=${RATE:-1000}
 RATE_SECONDS=${RATE_SECONDS:-10}
-pgport=${BENCH_PG:-55434}
-redisport=${BENCH_REDIS:-56381}
+pgport=${BENCH_PG:-25434}
+redisport=${BENCH_REDIS:-26381}
 role=${BENCH_ROLE:-all}
 server=${SWITCHBOARD_BIN:-bin/switchboard}
 if [ -z "${BENCH_BUILD:-}" ]; then

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # stack.sh — a private PostgreSQL and Redis for Switchboard, started as plain
 # processes (no systemd, no Docker needed) with their own data directory and
-# ports, so they never collide with services already on the machine.
+# ports, so they never collide with services already on the machine. The
+# default ports sit below Linux's ephemeral range (32768–60999): a port in it
+# can be briefly taken by an outgoing connection in TIME_WAIT, and then
+# PostgreSQL or Redis cannot bind it.
 #
 #   scripts/stack.sh start NAME PGPORT REDISPORT [fsync]   # prints export lines
 #   scripts/stack.sh stop NAME
@@ -52,7 +55,7 @@ as_pg() {
 }
 
 start() {
-	local pgport=${3:-55432} redisport=${4:-56379} fsync=${5:-on}
+	local pgport=${3:-25432} redisport=${4:-26379} fsync=${5:-on}
 	if ! install_deps; then
 		PGPORT=$pgport REDISPORT=$redisport docker compose -f "$root/docker-compose.yml" -p "sb-$name" up -d --wait >&2
 		emit "$pgport" "$redisport"
@@ -67,8 +70,14 @@ start() {
 		as_pg "$bin/initdb" -D "$dir/pg" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log"
 	fi
 	if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$pgport"; then
-		as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w start \
-			-o "-c listen_addresses=127.0.0.1 -p $pgport -k $dir/pg -c fsync=$fsync -c max_connections=200 -c shared_buffers=256MB" >&2
+		local try
+		for try in 1 2 3 4 5; do
+			as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w start \
+				-o "-c listen_addresses=127.0.0.1 -p $pgport -k $dir/pg -c fsync=$fsync -c max_connections=200 -c shared_buffers=256MB" >&2 && break
+			[ "$try" = 5 ] && { tail -5 "$dir/pg/server.log" >&2; exit 1; }
+			echo "stack: PostgreSQL did not start (port $pgport busy?); retrying" >&2
+			sleep 2
+		done
 	fi
 	if ! redis-cli -p "$redisport" ping >/dev/null 2>&1; then
 		redis-server --bind 127.0.0.1 --port "$redisport" --daemonize yes --save '' --appendonly no \

@@ -22,8 +22,8 @@ import (
 
 // Defaults match the Makefile's test stack.
 const (
-	defaultDatabaseURL = "postgres://postgres@127.0.0.1:55433/switchboard?sslmode=disable"
-	defaultRedisURL    = "redis://127.0.0.1:56380/0"
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:25433/switchboard?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:26380/0"
 )
 
 func env(name, def string) string {

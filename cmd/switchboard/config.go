@@ -33,8 +33,8 @@ type Config struct {
 func loadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		HTTPAddr:        ":8080",
-		DatabaseURL:     "postgres://postgres@127.0.0.1:55432/switchboard?sslmode=disable",
-		RedisURL:        "redis://127.0.0.1:56379/0",
+		DatabaseURL:     "postgres://postgres@127.0.0.1:25432/switchboard?sslmode=disable",
+		RedisURL:        "redis://127.0.0.1:26379/0",
 		LogLevel:        "info",
 		Concurrency:     64,
 		MaxAttempts:     6,
