@@ -47,7 +47,9 @@ func (s *Server) checkEvents(events []string, fields *[]sb.FieldError) {
 func (s *Server) checkURL(u string, fields *[]sb.FieldError) error {
 	if err := s.cfg.Guard.CheckURL(u); err != nil {
 		if isBlocked(err) {
-			return sb.Errorf(sb.EBLOCKED, "url: %v", err)
+			e := sb.Errorf(sb.EBLOCKED, "url: %v", err)
+			e.Fields = []sb.FieldError{{Field: "url", Message: err.Error()}}
+			return e
 		}
 		*fields = append(*fields, sb.FieldError{Field: "url", Message: err.Error()})
 	}
