@@ -311,3 +311,53 @@ func TestSecretRotation(t *testing.T) {
 }
 
 var rank = map[sdk.Status]int{sdk.StatusAccepted: 1, sdk.StatusQueued: 2, sdk.StatusSending: 3, sdk.StatusSent: 4, sdk.StatusDelivered: 5}
+
+// TestGracefulShutdownFinishesDeliveries: SIGTERM lets sends in flight
+// finish; none is left "sending" for another worker to take over later.
+func TestGracefulShutdownFinishesDeliveries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and stops a worker process")
+	}
+	bin := filepath.Join(t.TempDir(), "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := testConfig(t)
+	api := startStack(t, cfg, RoleAPI)
+	c, _ := api.account("graceful")
+	cmd := exec.Command(bin, "serve", "--role", "worker")
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_DATABASE_URL="+cfg.DatabaseURL, "SWITCHBOARD_REDIS_URL="+cfg.RedisURL,
+		"SWITCHBOARD_SANDBOX_SEND_LATENCY=700ms", "SWITCHBOARD_LOG_LEVEL=error")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, send(t, c, fmt.Sprintf("+1555500%04d", i), "graceful").ID)
+	}
+	var inFlight []string
+	waitFor(t, "sends in flight", 10*time.Second, func() bool {
+		inFlight = inFlight[:0]
+		for _, id := range ids {
+			if m, err := c.Messages.Get(ctx, id); err == nil && m.Status == sdk.StatusSending {
+				inFlight = append(inFlight, id)
+			}
+		}
+		return len(inFlight) > 0
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("worker exit: %v", err)
+	}
+	for _, id := range inFlight {
+		m, err := c.Messages.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status == sdk.StatusSending {
+			t.Fatalf("message %s left sending after graceful shutdown", id)
+		}
+	}
+	t.Logf("%d sends in flight at SIGTERM all finished before the worker exited", len(inFlight))
+}
