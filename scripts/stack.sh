@@ -18,6 +18,12 @@ cmd=${1:?usage: stack.sh start|stop NAME [PGPORT REDISPORT [fsync]]}
 name=${2:?name}
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir="$root/.local/$name"
+# PostgreSQL runs as the postgres user when we are root; if that user cannot
+# reach the checkout (say, under a 0700 home directory), keep the data in a
+# per-checkout directory under /var/tmp instead.
+if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+	dir="/var/tmp/switchboard-$(printf '%s' "$root" | cksum | cut -d' ' -f1)/$name"
+fi
 
 pgbin() {
 	local d
@@ -66,7 +72,7 @@ start() {
 	mkdir -p "$dir"
 	if [ ! -s "$dir/pg/PG_VERSION" ]; then
 		install -d -m 700 "$dir/pg"
-		[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/pg" && chmod 755 "$root/.local" "$dir"
+		[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/pg" && chmod 755 "$(dirname "$dir")" "$dir"
 		as_pg "$bin/initdb" -D "$dir/pg" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log"
 	fi
 	if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$pgport"; then
