@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -22,27 +21,15 @@ func TestCrashRecoveryDefaults(t *testing.T) {
 	if os.Getenv("SWITCHBOARD_CRASH_BENCH") == "" {
 		t.Skip("set SWITCHBOARD_CRASH_BENCH=1 (make crash-bench): takes about a minute")
 	}
-	bin := filepath.Join(t.TempDir(), "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	cfg := testConfig(t)
 	api := startStack(t, cfg, RoleAPI)
 	c, _ := api.account("crash-defaults")
-	// Default lease (30 s), sweep interval (5 s) and grace (15 s).
-	env := append(os.Environ(), "SWITCHBOARD_DATABASE_URL="+cfg.DatabaseURL, "SWITCHBOARD_REDIS_URL="+cfg.RedisURL,
-		"SWITCHBOARD_LOG_LEVEL=error", "SWITCHBOARD_HTTP_ADDR=127.0.0.1:0",
-		// A carrier that takes 300 ms to answer, as real ones do, keeps
-		// sends in flight when the worker dies.
-		"SWITCHBOARD_SANDBOX_SEND_LATENCY=300ms")
+	// Default lease (30 s), sweep interval (5 s) and grace (15 s); a
+	// carrier that takes 300 ms to answer, as real ones do, keeps sends in
+	// flight when the worker dies.
 	worker := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--role", "worker")
-		cmd.Env = env
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+		return startWorker(t, bin, cfg, "SWITCHBOARD_HTTP_ADDR=127.0.0.1:0", "SWITCHBOARD_SANDBOX_SEND_LATENCY=300ms")
 	}
 	const n = 3000
 	ids := make([]string, n)

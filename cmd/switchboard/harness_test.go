@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -188,4 +190,29 @@ func problemType(err error) string {
 		return e.Code()
 	}
 	return ""
+}
+
+// buildBinary builds switchboard for tests that run it as a separate
+// process (to kill it, or stop it with a signal).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "switchboard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startWorker runs `switchboard serve --role worker` against cfg's
+// PostgreSQL and Redis, with extra SWITCHBOARD_* settings.
+func startWorker(t *testing.T, bin string, cfg Config, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--role", "worker")
+	cmd.Env = append(append(os.Environ(), "SWITCHBOARD_DATABASE_URL="+cfg.DatabaseURL,
+		"SWITCHBOARD_REDIS_URL="+cfg.RedisURL, "SWITCHBOARD_LOG_LEVEL=error"), env...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }

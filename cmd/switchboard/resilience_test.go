@@ -7,9 +7,7 @@ import (
 	"fmt"
 	switchboard "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/postgres"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,10 +48,7 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a worker process")
 	}
-	bin := filepath.Join(t.TempDir(), "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	cfg := testConfig(t)
 	api := startStack(t, cfg, RoleAPI)
 	c, _ := api.account("crash")
@@ -61,18 +56,9 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	if _, err := c.Sandbox.SetRule(ctx, &sdk.SandboxRuleParams{Channel: sdk.ChannelSMS, From: "+15005550000", RatePerSecond: 100}); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(),
-		"SWITCHBOARD_DATABASE_URL="+cfg.DatabaseURL, "SWITCHBOARD_REDIS_URL="+cfg.RedisURL,
-		"SWITCHBOARD_DELIVERY_LEASE=2s", "SWITCHBOARD_SWEEP_INTERVAL=200ms", "SWITCHBOARD_SWEEP_GRACE=1s",
-		"SWITCHBOARD_SANDBOX_DELAY=20ms", "SWITCHBOARD_DELIVERY_RETRY_BASE=50ms", "SWITCHBOARD_LOG_LEVEL=error")
 	worker := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--role", "worker")
-		cmd.Env = env
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+		return startWorker(t, bin, cfg, "SWITCHBOARD_DELIVERY_LEASE=2s", "SWITCHBOARD_SWEEP_INTERVAL=200ms",
+			"SWITCHBOARD_SWEEP_GRACE=1s", "SWITCHBOARD_SANDBOX_DELAY=20ms", "SWITCHBOARD_DELIVERY_RETRY_BASE=50ms")
 	}
 	const n = 300
 	ids := make([]string, n)
@@ -99,8 +85,13 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	killedAt := time.Now()
 	second := worker()
 	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
+	// A receipt task the dead worker was running comes back only through
+	// asynq's own recovery (about a minute), hence the long wait.
 	for _, id := range ids {
-		waitStatus(t, c, id, sdk.StatusDelivered)
+		waitFor(t, "message "+id+" delivered", 150*time.Second, func() bool {
+			m, err := c.Messages.Get(ctx, id)
+			return err == nil && m.Status == sdk.StatusDelivered
+		})
 	}
 	t.Logf("all %d delivered %s after SIGKILL", n, time.Since(killedAt).Round(time.Millisecond))
 	for _, id := range ids {
@@ -318,20 +309,11 @@ func TestGracefulShutdownFinishesDeliveries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and stops a worker process")
 	}
-	bin := filepath.Join(t.TempDir(), "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	cfg := testConfig(t)
 	api := startStack(t, cfg, RoleAPI)
 	c, _ := api.account("graceful")
-	cmd := exec.Command(bin, "serve", "--role", "worker")
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_DATABASE_URL="+cfg.DatabaseURL, "SWITCHBOARD_REDIS_URL="+cfg.RedisURL,
-		"SWITCHBOARD_SANDBOX_SEND_LATENCY=700ms", "SWITCHBOARD_LOG_LEVEL=error")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startWorker(t, bin, cfg, "SWITCHBOARD_SANDBOX_SEND_LATENCY=700ms")
 	var ids []string
 	for i := range 10 {
 		ids = append(ids, send(t, c, fmt.Sprintf("+1555500%04d", i), "graceful").ID)
