@@ -5,6 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 file="$root/.local/dev/account.json"
+mkdir -p "$(dirname "$file")"
 if [ ! -s "$file" ]; then
 	umask 077
 	"$root/bin/switchboard" accounts create --name dev --json >"$file"
