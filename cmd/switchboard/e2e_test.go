@@ -514,3 +514,61 @@ func TestBatchDelivery(t *testing.T) {
 		t.Fatalf("no batch of more than one message was delivered (batches %v, messages %v)", count, sum)
 	}
 }
+
+// TestListFilters: each filter of GET /v1/messages narrows the list.
+func TestListFilters(t *testing.T) {
+	s := newStack(t)
+	c, _ := s.account("filters")
+	a := send(t, c, "+15556660001", "first")
+	time.Sleep(20 * time.Millisecond)
+	mid := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	b, err := c.Messages.Send(ctx, &sdk.SendMessageParams{Channel: sdk.ChannelTelegram, From: "bot", To: "123456789", Text: "tg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := send(t, c, "+15005550001", "fails")
+	waitStatus(t, c, f.ID, sdk.StatusFailed)
+	in, err := c.Sandbox.Inbound(ctx, &sdk.SandboxInboundParams{Channel: sdk.ChannelSMS, From: "+15556660001", To: "+15005550000", Text: "reply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(p *sdk.ListMessagesParams) []string {
+		var out []string
+		for m, err := range c.Messages.List(ctx, p) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	sorted := func(v ...string) []string { slices.Sort(v); return v }
+	tests := []struct {
+		name string
+		p    sdk.ListMessagesParams
+		want []string
+	}{
+		{"channel", sdk.ListMessagesParams{Channel: sdk.ChannelTelegram}, sorted(b.ID)},
+		{"status", sdk.ListMessagesParams{Status: sdk.StatusFailed}, sorted(f.ID)},
+		{"direction", sdk.ListMessagesParams{Direction: sdk.Inbound}, sorted(in.ID)},
+		{"to, written loosely", sdk.ListMessagesParams{To: "+1 555 666 0001"}, sorted(a.ID)},
+		{"created_before", sdk.ListMessagesParams{CreatedBefore: mid}, sorted(a.ID)},
+		{"created_after", sdk.ListMessagesParams{CreatedAfter: mid}, sorted(b.ID, f.ID, in.ID)},
+		{"combined", sdk.ListMessagesParams{CreatedAfter: mid, Channel: sdk.ChannelSMS, Direction: sdk.Outbound}, sorted(f.ID)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ids(&tt.p); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	for _, err := range c.Messages.List(ctx, &sdk.ListMessagesParams{Status: "bogus"}) {
+		if problemType(err) != sdk.ProblemValidation {
+			t.Fatalf("unknown status filter: %v, want a validation problem", err)
+		}
+		break
+	}
+}
