@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 
@@ -95,5 +94,3 @@ func writeProblem(c *gin.Context, p Problem) {
 }
 
 func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
-
-var _ = slog.Default

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/routing"
 )
-
-var errorsIs = errors.Is
 
 type ruleJSON struct {
 	ID            string    `json:"id"`

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -56,7 +57,7 @@ func (s *Server) checkURL(u string, fields *[]sb.FieldError) error {
 	return nil
 }
 
-func isBlocked(err error) bool { return err != nil && errorsIs(err, webhook.ErrBlockedDestination) }
+func isBlocked(err error) bool { return err != nil && errors.Is(err, webhook.ErrBlockedDestination) }
 
 func (s *Server) createEndpoint(c *gin.Context) {
 	var req struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -259,5 +258,3 @@ func (db *DB) ListEvents(ctx context.Context, accountID, id string) ([]sb.Event,
 	}
 	return out, rows.Err()
 }
-
-var errNotApplied = errors.New("transition not applied")

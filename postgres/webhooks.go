@@ -197,12 +197,6 @@ func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryT
 	return out, rows.Err()
 }
 
-// RecordAttempt stores one attempt and moves the delivery to status
-// (pending with next due time, delivered, failed or discarded).
-func (db *DB) RecordAttempt(ctx context.Context, d *sb.DeliveryTarget, a sb.WebhookAttempt, status string, next time.Time) error {
-	return db.RecordAttempts(ctx, []sb.AttemptRecord{{Delivery: d, Attempt: a, Status: status, Next: next}})
-}
-
 // RecordAttempts stores a batch of attempts and their deliveries' new
 // states in one statement.
 func (db *DB) RecordAttempts(ctx context.Context, recs []sb.AttemptRecord) error {

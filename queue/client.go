@@ -43,9 +43,6 @@ func (c *Client) Close() error { return c.rdb.Close() }
 // Ping reports whether Redis answers.
 func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
 
-// Redis exposes the connection for the limiter and inspector.
-func (c *Client) Redis() redis.UniversalClient { return c.rdb }
-
 type deliverPayload struct {
 	sb.MessageRef
 	EnqueuedAt int64 `json:"enqueued_at"` // Unix ns, for the pickup-latency metric

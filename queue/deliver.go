@@ -28,17 +28,6 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	ref := p.MessageRef
-	if ref.AccountID == "" {
-		// A task without the sender (enqueued by an older version).
-		m, err := w.store.LoadMessage(ctx, ref.ID)
-		if errors.Is(err, sb.ErrNotFound) {
-			return fmt.Errorf("message %s: %w", ref.ID, asynq.SkipRetry)
-		}
-		if err != nil {
-			return err
-		}
-		ref = sb.MessageRef{ID: m.ID, AccountID: m.AccountID, Channel: m.Channel, From: m.From}
-	}
 	if err := w.throttle(ctx, ref); err != nil {
 		return err
 	}

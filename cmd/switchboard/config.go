@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 )
@@ -99,5 +98,3 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
-
-var _ = os.Getenv
