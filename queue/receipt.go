@@ -38,14 +38,16 @@ func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
 	res, err := w.store.Transition(ctx, id, sb.Change{Status: r.Status, After: sb.StatusSent, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
 	if errors.Is(err, sb.ErrNotFound) {
 		unknownReceipts.WithLabelValues(r.Provider).Inc()
+		w.log.DebugContext(ctx, "receipt for unknown message", "message_id", id, "provider", r.Provider)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("apply receipt: %w", err)
 	}
-	if !res.Applied && res.Message.Status.Rank() < sb.StatusSent.Rank() {
+	if !res.Applied && (res.Message.Status.Rank() < sb.StatusSent.Rank() || res.Message.Status.CanMoveTo(r.Status)) {
 		// The carrier answered before "sent" was recorded (or its worker
-		// died in between and another is taking over): try again later.
+		// died in between and another is taking over), or "sent" committed
+		// between our update and the read that followed it: try again.
 		return ErrReceiptEarly
 	}
 	w.announce(ctx, res, r.Status)

@@ -88,10 +88,19 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	// A receipt task the dead worker was running comes back only through
 	// asynq's own recovery (about a minute), hence the long wait.
 	for _, id := range ids {
-		waitFor(t, "message "+id+" delivered", 150*time.Second, func() bool {
+		deadline := time.Now().Add(150 * time.Second)
+		for {
 			m, err := c.Messages.Get(ctx, id)
-			return err == nil && m.Status == sdk.StatusDelivered
-		})
+			if err == nil && m.Status == sdk.StatusDelivered {
+				break
+			}
+			if time.Now().After(deadline) {
+				events, _ := c.Messages.Events(ctx, id)
+				subs, _ := c.Sandbox.Submissions(ctx, id)
+				t.Fatalf("message %s not delivered 150s after SIGKILL: %+v; events %+v; carrier %+v", id, m, events, subs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	t.Logf("all %d delivered %s after SIGKILL", n, time.Since(killedAt).Round(time.Millisecond))
 	for _, id := range ids {
