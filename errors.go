@@ -15,6 +15,9 @@ const (
 	EUNAVAILABLE  = "unavailable"  // a dependency (PostgreSQL, Redis) is down
 	EINTERNAL     = "internal"     // a bug
 	EUNAUTHORIZED = "unauthorized" // missing or unknown API key
+	EOPTEDOUT     = "opted_out"    // the destination opted out of messages
+	ENOROUTE      = "no_route"     // routing found no channel to reach the customer
+	EEXISTS       = "exists"       // the resource (an identity) belongs to another record
 )
 
 // FieldError names one offending input field.
@@ -63,3 +66,7 @@ func ErrorCode(err error) string {
 // ErrNotFound is returned by stores for rows that do not exist in the
 // caller's account.
 var ErrNotFound = &Error{Code: ENOTFOUND, Message: "not found"}
+
+// ErrCustomerGone is returned when an interaction was about to attach to a
+// customer that a concurrent merge removed; the caller resolves again.
+var ErrCustomerGone = &Error{Code: EUNAVAILABLE, Message: "customer was merged concurrently; resolve again"}

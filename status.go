@@ -69,4 +69,6 @@ func (s Status) EventType() string {
 var EventTypes = []string{
 	"message.queued", "message.sent", "message.delivered", "message.undelivered",
 	"message.failed", "message.read", "message.received",
+	EventCustomerCreated, EventCustomerMerged, EventConversationOpened, EventConversationClosed,
+	EventCustomerOptedOut, EventCustomerOptedIn,
 }

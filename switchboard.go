@@ -71,7 +71,80 @@ type Message struct {
 	Sequence          int // sequence number of the latest event
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+
+	// Routing: the customer and conversation the message belongs to, its
+	// category (marketing sends respect quiet hours), how its channel was
+	// chosen, and for failover the parent and plan.
+	CustomerID     string
+	ConversationID string
+	Category       string // "" | marketing | transactional
+	Routing        *RoutingDecision
+	ParentID       string        // a failover step points at its parent
+	Failover       *FailoverPlan // set on a failover parent only
+	DeferredUntil  time.Time     // quiet hours moved the send to then
 }
+
+// Message categories.
+const (
+	CategoryMarketing     = "marketing"
+	CategoryTransactional = "transactional"
+)
+
+// ProviderFailover names the pseudo-provider of a failover parent: the
+// parent is never sent itself; its steps are.
+const ProviderFailover = "failover"
+
+// RoutingDecision records why a message went out on its channel.
+type RoutingDecision struct {
+	Mode    string  `json:"mode"`    // auto | conversation | failover
+	Channel Channel `json:"channel"` // the channel chosen
+	Reason  string  `json:"reason"`  // preferred_channel | last_active | last_inbound | only_reachable | step
+	// Skipped lists channels passed over, with why.
+	Skipped []RoutingSkip `json:"skipped,omitempty"`
+}
+
+// RoutingSkip is a channel routing passed over.
+type RoutingSkip struct {
+	Channel Channel `json:"channel"`
+	Reason  string  `json:"reason"` // opted_out | no_sender | no_identity
+}
+
+// FailoverPlan is a failover parent's steps and how far it has got. A step
+// after the first is sent when the step before it has not reached the
+// step's Unless status After its start, or failed outright; a step that
+// reaches the next step's Unless status wins and the rest are cancelled.
+// The last step wins when it is sent.
+type FailoverPlan struct {
+	Steps   []FailoverStep `json:"steps"`
+	Current int            `json:"current"` // index of the step in flight
+	Winner  *int           `json:"winner"`  // index of the winning step, once known
+	Done    bool           `json:"done"`    // a step won or every step failed
+	Version int            `json:"version"` // bumped on every change; saves compare it
+}
+
+// FailoverStep is one channel to try.
+type FailoverStep struct {
+	Channel   Channel       `json:"channel"`
+	From      string        `json:"from,omitempty"`
+	After     time.Duration `json:"after"`  // nanoseconds in storage; the API renders "30s"
+	Unless    Status        `json:"unless"` // sent | delivered | read
+	To        string        `json:"to,omitempty"`
+	MessageID string        `json:"message_id,omitempty"`
+	State     string        `json:"state"` // pending | sending | won | failed | timed_out | cancelled | skipped
+	Reason    string        `json:"reason,omitempty"`
+	StartedAt *time.Time    `json:"started_at,omitempty"`
+}
+
+// Failover step states.
+const (
+	StepPending   = "pending"
+	StepSending   = "sending"
+	StepWon       = "won"
+	StepFailed    = "failed"
+	StepTimedOut  = "timed_out"
+	StepCancelled = "cancelled"
+	StepSkipped   = "skipped"
+)
 
 // Event is one status transition of a message. Sequence numbers start at 1
 // and grow by one per transition, so webhook receivers can order them.

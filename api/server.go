@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/routing"
 	"github.com/switchboardhq/switchboard/webhook"
 )
 
@@ -52,6 +53,9 @@ type Store interface {
 	Submissions(ctx context.Context, accountID, messageID string) ([]sb.SandboxSubmission, error)
 
 	Ping(ctx context.Context) error
+
+	CustomerStore
+	RoutingStore
 }
 
 // Enqueuer hands committed messages and webhook deliveries to the queue.
@@ -64,6 +68,9 @@ type Enqueuer interface {
 // Pinger reports whether a dependency is reachable.
 type Pinger interface {
 	Ping(ctx context.Context) error
+
+	CustomerStore
+	RoutingStore
 }
 
 // Config tunes the server.
@@ -71,6 +78,8 @@ type Config struct {
 	Guard webhook.Guard
 	// SecretGrace is how long a rotated-out webhook secret keeps signing.
 	SecretGrace time.Duration
+	// Routing applies the routing rules (customers, channels, opt-outs).
+	Routing *routing.Service
 }
 
 // Server serves the REST API.
@@ -131,6 +140,8 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	v1.DELETE("/sandbox/rules/:id", s.deleteRule)
 	v1.POST("/sandbox/inbound", s.sandboxInbound)
 	v1.GET("/sandbox/submissions", s.listSubmissions)
+	s.customerRoutes(v1)
+	s.routingRoutes(v1)
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,6 +96,17 @@ func isUniqueViolation(err error) bool {
 func notFound(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sb.ErrNotFound
+	}
+	return err
+}
+
+// customerGone turns a foreign-key violation on a message's or identity's
+// customer or conversation into sb.ErrCustomerGone: a merge removed the
+// customer between resolving and writing, and the caller resolves again.
+func customerGone(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" && (strings.Contains(pe.ConstraintName, "customer") || strings.Contains(pe.ConstraintName, "conversation")) {
+		return fmt.Errorf("%w: %s", sb.ErrCustomerGone, pe.ConstraintName)
 	}
 	return err
 }

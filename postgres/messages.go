@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,21 +16,30 @@ import (
 const messageColumns = `id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
 	status, coalesce(status_callback_url, ''), coalesce(encoding, ''), coalesce(segments, 0), provider,
 	coalesce(provider_message_id, ''), coalesce(error_code, ''), coalesce(error_message, ''),
-	attempts, sequence, created_at, updated_at`
+	attempts, sequence, created_at, updated_at, coalesce(customer_id::text, ''), coalesce(conversation_id::text, ''),
+	coalesce(category, ''), routing, coalesce(parent_id::text, ''), failover, deferred_until`
 
 // scanMessage reads messageColumns, then any extra columns into extra.
 func scanMessage(row pgx.Row, extra ...any) (*sb.Message, error) {
 	var m sb.Message
-	var media []byte
+	var media, routing, failover []byte
+	var deferred *time.Time
 	dest := append([]any{&m.ID, &m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata,
 		&m.Status, &m.StatusCallbackURL, &m.Encoding, &m.Segments, &m.Provider,
-		&m.ProviderMessageID, &m.ErrorCode, &m.ErrorMessage, &m.Attempts, &m.Sequence, &m.CreatedAt, &m.UpdatedAt}, extra...)
+		&m.ProviderMessageID, &m.ErrorCode, &m.ErrorMessage, &m.Attempts, &m.Sequence, &m.CreatedAt, &m.UpdatedAt,
+		&m.CustomerID, &m.ConversationID, &m.Category, &routing, &m.ParentID, &failover, &deferred}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
 		return nil, fmt.Errorf("decode media_urls: %w", err)
+	}
+	if err := decodeRouting(&m, routing, failover); err != nil {
+		return nil, err
+	}
+	if deferred != nil {
+		m.DeferredUntil = *deferred
 	}
 	return &m, nil
 }
@@ -96,6 +106,44 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 	return m, nil, deliveries, nil
 }
 
+// decodeRouting fills the message's routing decision and failover plan
+// from their jsonb columns (NULL for most messages).
+func decodeRouting(m *sb.Message, routing, failover []byte) error {
+	if len(routing) > 0 {
+		m.Routing = new(sb.RoutingDecision)
+		if err := json.Unmarshal(routing, m.Routing); err != nil {
+			return fmt.Errorf("decode routing: %w", err)
+		}
+	}
+	if len(failover) > 0 {
+		m.Failover = new(sb.FailoverPlan)
+		if err := json.Unmarshal(failover, m.Failover); err != nil {
+			return fmt.Errorf("decode failover: %w", err)
+		}
+	}
+	return nil
+}
+
+// routingColumns encodes the routing decision and failover plan for their
+// jsonb columns, nil (NULL) when unset.
+func routingColumns(m *sb.Message) (routing, failover []byte) {
+	if m.Routing != nil {
+		routing, _ = json.Marshal(m.Routing)
+	}
+	if m.Failover != nil {
+		failover, _ = json.Marshal(m.Failover)
+	}
+	return routing, failover
+}
+
+// nullTime is t, or nil for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
@@ -104,16 +152,20 @@ type querier interface {
 // status (inbound "received"), its webhook deliveries in one statement.
 func insertMessage(ctx context.Context, q querier, m *sb.Message, typ string) ([]string, error) {
 	media, _ := json.Marshal(m.MediaURLs)
+	routing, failover := routingColumns(m)
 	var deliveries []string
 	_, err := scanMessage(q.QueryRow(ctx, `WITH upd AS (
 		INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
-			status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15)
+			status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at,
+			customer_id, conversation_id, category, routing, parent_id, failover, deferred_until, next_attempt_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15,
+			NULLIF($18,'')::uuid, NULLIF($19,'')::uuid, NULLIF($20,''), $21, NULLIF($22,'')::uuid, $23, $24, $24)
 		RETURNING *)`+fanOutSQL("$17::text", "$15::timestamptz", "''", "''"),
 		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
-		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID, typ), &deliveries)
+		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID, typ,
+		m.CustomerID, m.ConversationID, m.Category, routing, m.ParentID, failover, nullTime(m.DeferredUntil)), &deliveries)
 	if err != nil {
-		return nil, fmt.Errorf("insert message: %w", err)
+		return nil, customerGone(fmt.Errorf("insert message: %w", err))
 	}
 	return deliveries, nil
 }

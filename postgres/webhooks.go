@@ -136,7 +136,9 @@ func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryT
 		coalesce(m.account_id::text, ''), coalesce(m.channel, ''), coalesce(m.direction, ''), coalesce(m.from_addr, ''), coalesce(m.to_addr, ''),
 		coalesce(m.body, ''), coalesce(m.media_urls, '[]'), coalesce(m.metadata, '{}'), coalesce(m.status_callback_url, ''),
 		coalesce(m.encoding, ''), coalesce(m.segments, 0), coalesce(m.provider, ''), coalesce(m.provider_message_id, ''),
-		coalesce(m.attempts, 0), coalesce(m.created_at, 'epoch')
+		coalesce(m.attempts, 0), coalesce(m.created_at, 'epoch'),
+		coalesce(m.customer_id::text, ''), coalesce(m.conversation_id::text, ''), coalesce(m.category, ''),
+		m.routing, coalesce(m.parent_id::text, ''), m.failover, m.deferred_until
 		FROM webhook_deliveries d
 		JOIN accounts a ON a.id = d.account_id
 		LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -157,12 +159,15 @@ func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryT
 		var m sb.Message
 		var media []byte
 		var msgID *string
+		var routing, failover []byte
+		var deferred *time.Time
 		if err := rows.Scan(
 			&d.ID, &d.AccountID, &endpointID, &d.URL, &d.EventType, &d.Payload, &d.Status, &d.Attempts, &d.CreatedAt,
 			&secret, &prev, &prevExp, &enabled,
 			&msgID, &seq, &evStatus, &evCode, &evMsg, &evAt,
 			&m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata, &m.StatusCallbackURL,
-			&m.Encoding, &m.Segments, &m.Provider, &m.ProviderMessageID, &m.Attempts, &m.CreatedAt); err != nil {
+			&m.Encoding, &m.Segments, &m.Provider, &m.ProviderMessageID, &m.Attempts, &m.CreatedAt,
+			&m.CustomerID, &m.ConversationID, &m.Category, &routing, &m.ParentID, &failover, &deferred); err != nil {
 			return nil, err
 		}
 		ep := sb.WebhookEndpoint{Secret: *secret}
@@ -184,6 +189,12 @@ func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryT
 			}
 			if err := json.Unmarshal(media, &m.MediaURLs); err != nil {
 				return nil, fmt.Errorf("decode media_urls: %w", err)
+			}
+			if err := decodeRouting(&m, routing, failover); err != nil {
+				return nil, err
+			}
+			if deferred != nil {
+				m.DeferredUntil = *deferred
 			}
 			if d.Payload, err = sb.WebhookPayload(d.EventType, &m, *evAt); err != nil {
 				return nil, err

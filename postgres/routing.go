@@ -1,0 +1,405 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/routing"
+)
+
+// execQuerier is what both a pool and a transaction offer.
+type execQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// recordEvent stores a customer-level event for the timeline and, for the
+// announced types, one webhook delivery per subscribed endpoint carrying
+// data as its payload. It returns the deliveries to enqueue after commit.
+func (db *DB) recordEvent(ctx context.Context, q execQuerier, ev sb.CustomerEvent, data any) ([]string, error) {
+	if ev.ID == "" {
+		ev.ID = newID()
+	}
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = db.now()
+	}
+	if len(ev.Data) == 0 {
+		ev.Data = json.RawMessage("{}")
+	}
+	payload, err := sb.EventPayload(ev.Type, data, ev.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	err = q.QueryRow(ctx, `WITH ev AS (
+			INSERT INTO customer_events (id, account_id, customer_id, conversation_id, type, data, created_at)
+			VALUES ($1, $2, $3, NULLIF($4, '')::uuid, $5, $6, $7)),
+		dl AS (
+			INSERT INTO webhook_deliveries (id, account_id, endpoint_id, url, event_type, payload, created_at, next_attempt_at)
+			SELECT gen_random_uuid(), e.account_id, e.id, e.url, $5, $8, $7, $7 FROM webhook_endpoints e
+			WHERE e.account_id = $2 AND e.enabled AND ($5 = ANY(e.events) OR '*' = ANY(e.events))
+			RETURNING id)
+		SELECT coalesce(array_agg(id::text), '{}') FROM dl`,
+		ev.ID, ev.AccountID, ev.CustomerID, ev.ConversationID, ev.Type, []byte(ev.Data), ev.CreatedAt, payload).Scan(&ids)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", ev.Type, err)
+	}
+	return ids, nil
+}
+
+// AccountSettings returns the account's stored routing settings (without
+// defaults).
+func (db *DB) AccountSettings(ctx context.Context, accountID string) (sb.AccountSettings, error) {
+	var raw []byte
+	err := db.pool.QueryRow(ctx, `SELECT settings FROM accounts WHERE id = $1`, accountID).Scan(&raw)
+	if err != nil {
+		return sb.AccountSettings{}, notFound(err)
+	}
+	var s sb.AccountSettings
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return sb.AccountSettings{}, fmt.Errorf("decode settings: %w", err)
+	}
+	return s, nil
+}
+
+// PutAccountSettings replaces the account's routing settings.
+func (db *DB) PutAccountSettings(ctx context.Context, accountID string, s sb.AccountSettings) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE accounts SET settings = $2 WHERE id = $1`, accountID, raw)
+	if err != nil {
+		return fmt.Errorf("store settings: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return sb.ErrNotFound
+	}
+	return nil
+}
+
+// matchKey is what concurrent first contacts of one person serialise on:
+// the phone number for every phone channel (so sms and whatsapp from the
+// same number make one customer), else the channel's own address.
+func matchKey(accountID string, ch sb.Channel, address string) string {
+	if ch.UsesPhoneNumbers() {
+		return accountID + "/tel:" + address
+	}
+	return accountID + "/" + string(ch) + ":" + address
+}
+
+// ResolveIdentity finds the customer (ch, address) belongs to. The common
+// case is one indexed read. On first contact it creates the identity and,
+// unless a phone channel already knows the number, the customer, under a
+// transaction-scoped advisory lock on the person's match key: concurrent
+// first contacts queue on the lock, and the second finds the first's rows.
+// The identity's unique constraint backs the lock up.
+func (db *DB) ResolveIdentity(ctx context.Context, accountID string, ch sb.Channel, address string) (sb.Resolution, error) {
+	var res sb.Resolution
+	err := routing.Retry(ctx, func() error {
+		var err error
+		res, err = db.resolveIdentity(ctx, accountID, ch, address)
+		return err
+	})
+	return res, err
+}
+
+const identityLookup = `SELECT i.id, i.customer_id,
+		EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = i.account_id AND o.channel = i.channel AND o.address = i.address)
+	FROM identities i WHERE i.account_id = $1 AND i.channel = $2 AND i.address = $3`
+
+func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Channel, address string) (sb.Resolution, error) {
+	var res sb.Resolution
+	err := db.pool.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut)
+	if err == nil {
+		return res, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return res, fmt.Errorf("find identity: %w", err)
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, matchKey(accountID, ch, address)); err != nil {
+		return res, fmt.Errorf("lock identity: %w", err)
+	}
+	err = tx.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut)
+	if err == nil {
+		return res, nil // created by whoever held the lock before us
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return res, fmt.Errorf("find identity: %w", err)
+	}
+	now := db.now()
+	if ch.UsesPhoneNumbers() {
+		err = tx.QueryRow(ctx, `SELECT customer_id FROM identities WHERE account_id = $1 AND address = $2
+			AND channel IN ('sms', 'whatsapp', 'voice') ORDER BY created_at LIMIT 1`, accountID, address).Scan(&res.CustomerID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return res, fmt.Errorf("find number: %w", err)
+		}
+	}
+	if res.CustomerID == "" {
+		c := &sb.Customer{ID: newID(), AccountID: accountID, CreatedAt: now, UpdatedAt: now}
+		if _, err := tx.Exec(ctx, `INSERT INTO customers (id, account_id, created_at, updated_at) VALUES ($1, $2, $3, $3)`,
+			c.ID, accountID, now); err != nil {
+			return res, fmt.Errorf("create customer: %w", err)
+		}
+		res.CustomerID, res.CustomerCreated = c.ID, true
+		c.Identities = []sb.Identity{{Channel: ch, Address: address, CreatedAt: now}}
+		if res.Deliveries, err = db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: accountID, CustomerID: c.ID, Type: sb.EventCustomerCreated,
+			Data: mustJSON(map[string]any{"channel": ch, "address": address}), CreatedAt: now}, c); err != nil {
+			return res, err
+		}
+	}
+	res.IdentityID = newID()
+	if _, err := tx.Exec(ctx, `INSERT INTO identities (id, account_id, customer_id, channel, address, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		res.IdentityID, accountID, res.CustomerID, ch, address, now); err != nil {
+		return res, customerGone(fmt.Errorf("create identity: %w", err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, customerGone(fmt.Errorf("commit identity: %w", err))
+	}
+	return res, nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// JoinConversation attaches an interaction to the customer's open
+// conversation. The common case is one statement: bump the open
+// conversation if it is not idle (and note the interaction on the
+// identity). Otherwise a transaction closes the idle one and opens a new
+// one; the partial unique index on open conversations makes a concurrent
+// opener join the same row.
+func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.Join, error) {
+	var out sb.Join
+	at := j.At.UTC().Truncate(time.Microsecond)
+	inbound := j.Direction == sb.Inbound
+	err := db.pool.QueryRow(ctx, `WITH idn AS (
+			UPDATE identities SET last_seen_at = $4,
+				last_inbound_at = CASE WHEN $5 THEN $4 ELSE last_inbound_at END,
+				last_inbound_to = CASE WHEN $5 AND $6 <> '' THEN $6 ELSE last_inbound_to END
+			WHERE id = NULLIF($7, '')::uuid AND account_id = $1)
+		UPDATE conversations SET last_activity_at = greatest(last_activity_at, $4), updated_at = $4, current_channel = $3,
+			channels = CASE WHEN $3 = ANY(channels) THEN channels ELSE channels || $3::text END,
+			last_inbound_channel = CASE WHEN $5 THEN $3 ELSE last_inbound_channel END
+		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at > $4 - $8::interval
+		RETURNING id`, j.AccountID, j.CustomerID, j.Channel, at, inbound, j.InboundTo, j.IdentityID, j.Idle).Scan(&out.ConversationID)
+	if err == nil {
+		return out, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return out, customerGone(fmt.Errorf("join conversation: %w", err))
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return out, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	// Close the idle open conversation, if any.
+	closed, err := scanConversations(tx.Query(ctx, `UPDATE conversations SET status = 'closed', closed_at = $3, closed_reason = 'inactivity', updated_at = $3
+		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3 - $4::interval
+		RETURNING `+conversationColumns, j.AccountID, j.CustomerID, at, j.Idle))
+	if err != nil {
+		return out, fmt.Errorf("close idle conversation: %w", err)
+	}
+	for _, c := range closed {
+		d, err := db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: c.AccountID, CustomerID: c.CustomerID, ConversationID: c.ID,
+			Type: sb.EventConversationClosed, Data: mustJSON(map[string]string{"reason": "inactivity"}), CreatedAt: at}, c)
+		if err != nil {
+			return out, err
+		}
+		out.Deliveries = append(out.Deliveries, d...)
+	}
+	var inboundCh *sb.Channel
+	if inbound {
+		inboundCh = &j.Channel
+	}
+	var opened bool
+	var conv *sb.Conversation
+	rows, err := tx.Query(ctx, `INSERT INTO conversations (id, account_id, customer_id, status, channels, current_channel,
+			last_inbound_channel, last_activity_at, created_at, updated_at)
+		VALUES ($1, $2, $3, 'open', ARRAY[$4::text], $4, $5, $6, $6, $6)
+		ON CONFLICT (customer_id) WHERE status = 'open' DO UPDATE SET
+			last_activity_at = greatest(conversations.last_activity_at, EXCLUDED.last_activity_at), updated_at = EXCLUDED.updated_at,
+			current_channel = EXCLUDED.current_channel,
+			channels = CASE WHEN EXCLUDED.current_channel = ANY(conversations.channels) THEN conversations.channels
+				ELSE conversations.channels || EXCLUDED.current_channel END,
+			last_inbound_channel = coalesce(EXCLUDED.last_inbound_channel, conversations.last_inbound_channel)
+		RETURNING `+conversationColumns+`, xmax = 0`, newID(), j.AccountID, j.CustomerID, j.Channel, inboundCh, at)
+	if err != nil {
+		return out, customerGone(fmt.Errorf("open conversation: %w", err))
+	}
+	for rows.Next() {
+		if conv, err = scanConversation(rows, &opened); err != nil {
+			rows.Close()
+			return out, customerGone(err)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, customerGone(fmt.Errorf("open conversation: %w", err))
+	}
+	if conv == nil {
+		return out, fmt.Errorf("open conversation: no row")
+	}
+	out.ConversationID, out.Opened = conv.ID, opened
+	if opened {
+		d, err := db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: conv.AccountID, CustomerID: conv.CustomerID, ConversationID: conv.ID,
+			Type: sb.EventConversationOpened, Data: mustJSON(map[string]any{"channel": j.Channel, "direction": j.Direction}), CreatedAt: at}, conv)
+		if err != nil {
+			return out, err
+		}
+		out.Deliveries = append(out.Deliveries, d...)
+	}
+	if j.IdentityID != "" {
+		if _, err := tx.Exec(ctx, `UPDATE identities SET last_seen_at = $2,
+				last_inbound_at = CASE WHEN $3 THEN $2 ELSE last_inbound_at END,
+				last_inbound_to = CASE WHEN $3 AND $4 <> '' THEN $4 ELSE last_inbound_to END
+			WHERE id = $1`, j.IdentityID, at, inbound, j.InboundTo); err != nil {
+			return out, fmt.Errorf("note identity: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return out, customerGone(fmt.Errorf("commit conversation: %w", err))
+	}
+	return out, nil
+}
+
+// conversationColumns and scanConversation read a conversation row; the
+// message count is computed, not stored, so replays and merges keep it true.
+const conversationColumns = `id, account_id, customer_id, status, channels, current_channel,
+	coalesce(last_inbound_channel, ''), (SELECT count(*) FROM messages mc WHERE mc.conversation_id = conversations.id),
+	last_activity_at, closed_at, coalesce(closed_reason, ''), created_at, updated_at`
+
+func scanConversation(row pgx.Row, extra ...any) (*sb.Conversation, error) {
+	var c sb.Conversation
+	var closedAt *time.Time
+	var channels []string
+	dest := append([]any{&c.ID, &c.AccountID, &c.CustomerID, &c.Status, &channels, &c.CurrentChannel, &c.LastInboundChannel,
+		&c.MessageCount, &c.LastActivityAt, &closedAt, &c.ClosedReason, &c.CreatedAt, &c.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	for _, ch := range channels {
+		c.Channels = append(c.Channels, sb.Channel(ch))
+	}
+	if closedAt != nil {
+		c.ClosedAt = *closedAt
+	}
+	return &c, nil
+}
+
+// scanConversations reads every row of a conversation query.
+func scanConversations(rows pgx.Rows, err error) ([]*sb.Conversation, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*sb.Conversation
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// OptOut records that (channel, address) opted out, attaching it to the
+// identity's customer when known, with a customer.opted_out event.
+// created is false when it was already opted out.
+func (db *DB) OptOut(ctx context.Context, o sb.OptOut) (bool, []string, error) {
+	return db.changeOptOut(ctx, o, true)
+}
+
+// OptIn removes an opt-out; removed is false when there was none.
+func (db *DB) OptIn(ctx context.Context, accountID string, ch sb.Channel, address string) (bool, []string, error) {
+	return db.changeOptOut(ctx, sb.OptOut{AccountID: accountID, Channel: ch, Address: address}, false)
+}
+
+func (db *DB) changeOptOut(ctx context.Context, o sb.OptOut, out bool) (bool, []string, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return false, nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	now := db.now()
+	var customerID *string
+	var tag interface{ RowsAffected() int64 }
+	if out {
+		t, err := tx.Exec(ctx, `INSERT INTO opt_outs (account_id, channel, address, customer_id, source, keyword, created_at)
+			VALUES ($1, $2, $3, coalesce(NULLIF($4, '')::uuid,
+				(SELECT customer_id FROM identities WHERE account_id = $1 AND channel = $2 AND address = $3)), $5, NULLIF($6, ''), $7)
+			ON CONFLICT DO NOTHING`, o.AccountID, o.Channel, o.Address, o.CustomerID, o.Source, o.Keyword, now)
+		if err != nil {
+			return false, nil, fmt.Errorf("opt out: %w", err)
+		}
+		tag = t
+	} else {
+		t, err := tx.Exec(ctx, `DELETE FROM opt_outs WHERE account_id = $1 AND channel = $2 AND address = $3`, o.AccountID, o.Channel, o.Address)
+		if err != nil {
+			return false, nil, fmt.Errorf("opt in: %w", err)
+		}
+		tag = t
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil, nil
+	}
+	err = tx.QueryRow(ctx, `SELECT customer_id::text FROM identities WHERE account_id = $1 AND channel = $2 AND address = $3`,
+		o.AccountID, o.Channel, o.Address).Scan(&customerID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, nil, fmt.Errorf("find identity: %w", err)
+	}
+	var deliveries []string
+	if customerID != nil {
+		typ := sb.EventCustomerOptedIn
+		if out {
+			typ = sb.EventCustomerOptedOut
+		}
+		o.CustomerID, o.CreatedAt = *customerID, now
+		if deliveries, err = db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: o.AccountID, CustomerID: *customerID, Type: typ,
+			Data: mustJSON(map[string]any{"channel": o.Channel, "address": o.Address, "source": o.Source, "keyword": o.Keyword}), CreatedAt: now}, &o); err != nil {
+			return false, nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, nil, fmt.Errorf("commit opt-out: %w", err)
+	}
+	return true, deliveries, nil
+}
+
+// OptedOutMessages returns which of the given messages go to an opted-out
+// identity, so the worker fails them instead of sending.
+func (db *DB) OptedOutMessages(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := db.pool.Query(ctx, `SELECT m.id::text FROM messages m JOIN opt_outs o
+			ON o.account_id = m.account_id AND o.channel = m.channel AND o.address = m.to_addr
+		WHERE m.id = ANY($1) AND coalesce(m.routing->>'mode', '') <> 'keyword'`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("check opt-outs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
