@@ -35,3 +35,18 @@ type EndpointUpdate struct {
 	Description *string
 	Enabled     *bool
 }
+
+// FailoverSave is one step of a failover parent's progress, saved only if
+// the stored plan still has Version: the new plan, a step message to
+// insert, a status for the parent, and when to look again.
+type FailoverSave struct {
+	ParentID       string
+	Version        int
+	Plan           *FailoverPlan
+	Child          *Message
+	ConversationID string // the parent joins its first step's conversation
+	Status         Status
+	ErrorCode      string
+	ErrorMessage   string
+	CheckAt        time.Time
+}

@@ -72,6 +72,10 @@ func decodeJSON(body []byte, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var typ *json.UnmarshalTypeError
+		var domain *sb.Error
+		if errors.As(err, &domain) {
+			return domain
+		}
 		if errors.As(err, &typ) && typ.Field != "" {
 			return malformed(typ.Field, fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value))
 		}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -113,7 +114,7 @@ func TestDecodeJSONAccepts(t *testing.T) {
 	}{
 		{name: "all fields", body: `{"channel":"sms","from":"+15005550000","to":"+79991234567","text":"Hello",
 			"media_urls":["https://example.com/a.png"],"metadata":{"k":1},"status_callback_url":"https://example.com/cb"}`,
-			want: sendRequest{Channel: "sms", From: "+15005550000", To: "+79991234567", Text: "Hello",
+			want: sendRequest{Channel: "sms", From: "+15005550000", To: json.RawMessage(`"+79991234567"`), Text: "Hello",
 				MediaURLs: []string{"https://example.com/a.png"}, Metadata: []byte(`{"k":1}`), StatusCallbackURL: "https://example.com/cb"}},
 		{name: "surrounding whitespace", body: "\n  {\"text\":\"hi\"}  \n", want: sendRequest{Text: "hi"}},
 		{name: "empty object", body: `{}`},
@@ -125,7 +126,7 @@ func TestDecodeJSONAccepts(t *testing.T) {
 			if err := decodeJSON([]byte(tt.body), &got); err != nil {
 				t.Fatalf("decode %s: %v", tt.body, err)
 			}
-			if got.Channel != tt.want.Channel || got.From != tt.want.From || got.To != tt.want.To || got.Text != tt.want.Text ||
+			if got.Channel != tt.want.Channel || got.From != tt.want.From || string(got.To) != string(tt.want.To) || got.Text != tt.want.Text ||
 				strings.Join(got.MediaURLs, ",") != strings.Join(tt.want.MediaURLs, ",") ||
 				string(got.Metadata) != string(tt.want.Metadata) || got.StatusCallbackURL != tt.want.StatusCallbackURL {
 				t.Errorf("decoded %+v, want %+v", got, tt.want)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
@@ -17,78 +18,98 @@ import (
 	"github.com/switchboardhq/switchboard/routing"
 )
 
-// sendRequest is the body of POST /v1/messages.
+// sendRequest is the body of POST /v1/messages. "to" is an address or
+// {"customer_id": …}; "failover" takes the place of "channel".
 type sendRequest struct {
 	Channel           sb.Channel      `json:"channel"`
 	From              string          `json:"from"`
-	To                string          `json:"to"`
+	To                json.RawMessage `json:"to"`
 	Text              string          `json:"text"`
 	MediaURLs         []string        `json:"media_urls"`
 	Metadata          json.RawMessage `json:"metadata"`
 	StatusCallbackURL string          `json:"status_callback_url"`
+	Category          string          `json:"category"`
+	Failover          json.RawMessage `json:"failover"`
+}
+
+// failoverStepRequest is one item of "failover".
+type failoverStepRequest struct {
+	Channel sb.Channel `json:"channel"`
+	From    string     `json:"from"`
+	After   *string    `json:"after"`
+	Unless  *sb.Status `json:"unless"`
 }
 
 const (
-	maxText      = 4096
-	maxMediaURLs = 10
+	maxText          = 4096
+	maxMediaURLs     = 10
+	maxFailoverSteps = 5
+	maxFailoverAfter = 24 * time.Hour
 )
 
-// validate checks and normalises a send request, collecting every field
-// error rather than stopping at the first.
+// fieldErrors collects every field error of a request rather than stopping
+// at the first.
+type fieldErrors []sb.FieldError
+
+func (f *fieldErrors) add(field, msg string) {
+	*f = append(*f, sb.FieldError{Field: field, Message: msg})
+}
+
+// validate checks and normalises a send request without touching storage:
+// the message it returns has either To (an address) or CustomerID set, a
+// channel (or routing.ChannelAuto), and for failover a plan in Failover.
+// Routing fills in the rest.
 func (s *Server) validate(r *sendRequest) (*sb.Message, error) {
-	var fields []sb.FieldError
-	bad := func(f, msg string) { fields = append(fields, sb.FieldError{Field: f, Message: msg}) }
-	m := &sb.Message{Channel: r.Channel, Direction: sb.Outbound, Text: r.Text, MediaURLs: r.MediaURLs,
-		Metadata: r.Metadata, Status: sb.StatusAccepted, StatusCallbackURL: r.StatusCallbackURL}
-	switch {
-	case r.Channel == "":
-		bad("channel", "is required")
-	case !r.Channel.Valid():
-		bad("channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice")
+	var fields fieldErrors
+	m := s.content(r.Text, r.MediaURLs, r.Metadata, r.StatusCallbackURL, r.Category, &fields)
+	m.Channel = r.Channel
+	customer := false
+	switch to := bytes.TrimSpace(r.To); {
+	case len(to) == 0 || string(to) == "null":
+		fields.add("to", "is required: an address, or {\"customer_id\": …}")
+	case to[0] == '"':
+		json.Unmarshal(to, &m.To)
+		if m.To == "" {
+			fields.add("to", "is required: an address, or {\"customer_id\": …}")
+		}
+	case to[0] == '{':
+		var ref struct {
+			CustomerID string `json:"customer_id"`
+		}
+		if err := decodeJSON(to, &ref); err != nil {
+			fields.add("to", "must be an address or {\"customer_id\": …}: "+errMessage(err))
+		} else if _, err := uuid.Parse(ref.CustomerID); err != nil {
+			fields.add("to.customer_id", "must be a customer id")
+		} else {
+			m.CustomerID, customer = ref.CustomerID, true
+		}
 	default:
-		var err error
-		if r.From == "" {
-			bad("from", "is required")
-		} else if m.From, err = routing.NormalizeAddress(r.Channel, r.From); err != nil {
-			bad("from", errMessage(err))
-		}
-		if r.To == "" {
-			bad("to", "is required")
-		} else if m.To, err = routing.NormalizeAddress(r.Channel, r.To); err != nil {
-			bad("to", errMessage(err))
-		}
+		fields.add("to", "must be an address string or {\"customer_id\": …}")
 	}
-	if strings.ContainsRune(r.Text, 0) {
-		bad("text", "must not contain NUL characters")
-	}
-	if bytes.Contains(r.Metadata, []byte(`\u0000`)) {
-		bad("metadata", "must not contain NUL characters")
-	}
+	hasFailover := len(bytes.TrimSpace(r.Failover)) > 0 && string(bytes.TrimSpace(r.Failover)) != "null"
 	switch {
-	case r.Text == "" && len(r.MediaURLs) == 0:
-		bad("text", "is required unless media_urls is set")
-	case len([]rune(r.Text)) > maxText:
-		bad("text", "must be at most 4096 characters")
-	}
-	if len(r.MediaURLs) > maxMediaURLs {
-		bad("media_urls", "at most 10 media URLs")
-	}
-	for i, u := range r.MediaURLs {
-		if !isHTTPURL(u) || strings.ContainsRune(u, 0) {
-			bad("media_urls["+strconv.Itoa(i)+"]", "must be an absolute http(s) URL")
+	case hasFailover && r.Channel != "":
+		fields.add("channel", "must be left out when failover is given: failover lists the channels")
+	case hasFailover:
+		if r.From != "" {
+			fields.add("from", "goes on each failover step, not on the message")
 		}
-	}
-	if len(r.Metadata) > 0 {
-		var obj map[string]any
-		if json.Unmarshal(r.Metadata, &obj) != nil || obj == nil {
-			bad("metadata", "must be a JSON object")
-		} else if len(r.Metadata) > 4096 {
-			bad("metadata", "must be at most 4096 bytes")
+		m.Failover = s.failoverPlan(r.Failover, m, customer, &fields)
+	case r.Channel == "":
+		fields.add("channel", "is required (or failover)")
+	case r.Channel == routing.ChannelAuto:
+		if !customer {
+			fields.add("channel", "auto needs to: {\"customer_id\": …}; an address names no customer's channels")
 		}
-	}
-	if r.StatusCallbackURL != "" {
-		if err := s.cfg.Guard.CheckURL(r.StatusCallbackURL); err != nil {
-			bad("status_callback_url", err.Error())
+		if r.From != "" {
+			fields.add("from", "must be left out with channel auto: routing picks the sender per channel (settings.senders)")
+		}
+	case !r.Channel.Valid():
+		fields.add("channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice, auto")
+	default:
+		normalize(r.Channel, "from", r.From, &m.From, &fields)
+		if !customer && m.To != "" {
+			normalize(r.Channel, "to", m.To, &m.To, &fields)
 		}
 	}
 	if len(fields) > 0 {
@@ -101,6 +122,124 @@ func (s *Server) validate(r *sendRequest) (*sb.Message, error) {
 	return m, nil
 }
 
+// normalize writes addr normalised for ch into dst, or notes the error.
+func normalize(ch sb.Channel, field, addr string, dst *string, fields *fieldErrors) {
+	if addr == "" {
+		return
+	}
+	n, err := routing.NormalizeAddress(ch, addr)
+	if err != nil {
+		fields.add(field, errMessage(err))
+		return
+	}
+	*dst = n
+}
+
+// content validates what a message says, shared by every way of sending.
+func (s *Server) content(text string, media []string, meta json.RawMessage, callback, category string, fields *fieldErrors) *sb.Message {
+	m := &sb.Message{Direction: sb.Outbound, Text: text, MediaURLs: media, Metadata: meta, Status: sb.StatusAccepted,
+		StatusCallbackURL: callback, Category: category}
+	if strings.ContainsRune(text, 0) {
+		fields.add("text", "must not contain NUL characters")
+	}
+	if bytes.Contains(meta, []byte(`\u0000`)) {
+		fields.add("metadata", "must not contain NUL characters")
+	}
+	switch {
+	case text == "" && len(media) == 0:
+		fields.add("text", "is required unless media_urls is set")
+	case len([]rune(text)) > maxText:
+		fields.add("text", "must be at most 4096 characters")
+	}
+	if len(media) > maxMediaURLs {
+		fields.add("media_urls", "at most 10 media URLs")
+	}
+	for i, u := range media {
+		if !isHTTPURL(u) || strings.ContainsRune(u, 0) {
+			fields.add("media_urls["+strconv.Itoa(i)+"]", "must be an absolute http(s) URL")
+		}
+	}
+	if len(meta) > 0 {
+		var obj map[string]any
+		if json.Unmarshal(meta, &obj) != nil || obj == nil {
+			fields.add("metadata", "must be a JSON object")
+		} else if len(meta) > 4096 {
+			fields.add("metadata", "must be at most 4096 bytes")
+		}
+	}
+	if callback != "" {
+		if err := s.cfg.Guard.CheckURL(callback); err != nil {
+			fields.add("status_callback_url", err.Error())
+		}
+	}
+	if category != "" && category != sb.CategoryMarketing && category != sb.CategoryTransactional {
+		fields.add("category", "must be marketing or transactional")
+	}
+	return m
+}
+
+// failoverPlan parses and checks "failover": 2 to 5 steps; after and unless
+// only on steps after the first.
+func (s *Server) failoverPlan(raw json.RawMessage, m *sb.Message, customer bool, fields *fieldErrors) *sb.FailoverPlan {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		fields.add("failover", "must be an array of steps")
+		return nil
+	}
+	if len(items) < 2 || len(items) > maxFailoverSteps {
+		fields.add("failover", "must list 2 to 5 steps")
+		return nil
+	}
+	plan := &sb.FailoverPlan{Version: 1}
+	for i, item := range items {
+		f := "failover[" + strconv.Itoa(i) + "]"
+		var st failoverStepRequest
+		if err := decodeJSON(item, &st); err != nil {
+			fields.add(f, errMessage(err))
+			continue
+		}
+		step := sb.FailoverStep{Channel: st.Channel, State: sb.StepPending}
+		if !st.Channel.Valid() {
+			fields.add(f+".channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice")
+			plan.Steps = append(plan.Steps, step)
+			continue
+		}
+		normalize(st.Channel, f+".from", st.From, &step.From, fields)
+		if !customer && m.To != "" {
+			normalize(st.Channel, "to", m.To, &step.To, fields)
+		}
+		if i == 0 && (st.After != nil || st.Unless != nil) {
+			fields.add(f, "after and unless apply to the steps after the first: they say when to move on from the step before")
+		}
+		if i > 0 {
+			step.Unless = sb.StatusDelivered
+			if st.Unless != nil {
+				switch *st.Unless {
+				case sb.StatusSent, sb.StatusDelivered, sb.StatusRead:
+					step.Unless = *st.Unless
+				default:
+					fields.add(f+".unless", "must be sent, delivered or read")
+				}
+			}
+			if st.After != nil {
+				d, err := time.ParseDuration(*st.After)
+				if err != nil || d < 0 || d > maxFailoverAfter {
+					fields.add(f+".after", "must be a duration like \"30s\" or \"5m\", at most 24h")
+				}
+				step.After = d
+			}
+		}
+		plan.Steps = append(plan.Steps, step)
+	}
+	if len(plan.Steps) > 0 {
+		m.Channel, m.From = plan.Steps[0].Channel, plan.Steps[0].From
+		if m.To != "" && plan.Steps[0].To != "" {
+			m.To = plan.Steps[0].To
+		}
+	}
+	return plan
+}
+
 func errMessage(err error) string {
 	if e, ok := err.(*sb.Error); ok {
 		return e.Message
@@ -111,6 +250,22 @@ func errMessage(err error) string {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// idempotency reads the Idempotency-Key header; the hash covers the
+// decoded request, so whitespace or key order differences in a retried body
+// are not conflicts.
+func idempotency(c *gin.Context, req any) (*sb.Idempotency, error) {
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 {
+		return nil, sb.Invalid(sb.FieldError{Field: "Idempotency-Key", Message: "must be at most 255 characters"})
+	}
+	canon, _ := json.Marshal(req)
+	h := sha256.Sum256(append([]byte(c.FullPath()+"\x00"), canon...))
+	return &sb.Idempotency{Key: key, RequestHash: h[:]}, nil
 }
 
 func (s *Server) sendMessage(c *gin.Context) {
@@ -129,42 +284,162 @@ func (s *Server) sendMessage(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	m.ID = uuid.Must(uuid.NewV7()).String()
-	m.AccountID = account(c)
-	var idem *sb.Idempotency
-	if key := c.GetHeader("Idempotency-Key"); key != "" {
-		if len(key) > 255 {
-			s.writeError(c, sb.Invalid(sb.FieldError{Field: "Idempotency-Key", Message: "must be at most 255 characters"}))
-			return
-		}
-		// The hash covers the decoded request, so whitespace or key order
-		// differences in a retried body are not conflicts.
-		canon, _ := json.Marshal(req)
-		h := sha256.Sum256(canon)
-		idem = &sb.Idempotency{Key: key, RequestHash: h[:]}
+	idem, err := idempotency(c, req)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
-	created, replay, _, err := s.store.CreateMessage(c.Request.Context(), m, idem, func(m *sb.Message) (int, []byte, error) {
-		b, err := json.Marshal(m)
-		return http.StatusAccepted, b, err
+	m.AccountID = account(c)
+	if m.Failover != nil {
+		s.sendFailover(c, m, idem)
+		return
+	}
+	s.accept(c, m, idem, func(ctx context.Context) (*routing.Outbound, error) {
+		return s.cfg.Routing.Outbound(ctx, routing.OutboundRequest{AccountID: m.AccountID, Channel: m.Channel, To: m.To,
+			CustomerID: m.CustomerID, From: m.From, Category: m.Category, Mode: "explicit"})
 	})
+}
+
+// accept routes and stores an outbound message and answers 202. route
+// runs again if a concurrent merge removed the customer it attached to.
+func (s *Server) accept(c *gin.Context, m *sb.Message, idem *sb.Idempotency, route func(context.Context) (*routing.Outbound, error)) {
+	ctx := c.Request.Context()
+	var created *sb.Message
+	var replay *sb.Replay
+	var hooks []string
+	err := routing.Retry(ctx, func() error {
+		out, err := route(ctx)
+		if err != nil {
+			return err
+		}
+		hooks = out.Deliveries
+		out.Apply(m)
+		if m.Channel == sb.ChannelSMS {
+			m.Encoding, m.Segments = sb.SMSSegments(m.Text)
+		} else {
+			m.Encoding, m.Segments = "", 0
+		}
+		m.ID = uuid.Must(uuid.NewV7()).String()
+		created, replay, _, err = s.store.CreateMessage(ctx, m, idem, func(m *sb.Message) (int, []byte, error) {
+			b, err := json.Marshal(m)
+			return http.StatusAccepted, b, err
+		})
+		return err
+	})
+	s.enqueueWebhooks(c, hooks)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	if replay != nil {
-		var orig struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(replay.Body, &orig) == nil && orig.ID != "" {
-			c.Header("Location", "/v1/messages/"+orig.ID)
-		}
-		c.Header("Idempotent-Replayed", "true")
-		c.Data(replay.Status, "application/json; charset=utf-8", replay.Body)
+		s.writeReplay(c, replay, "/v1/messages/")
 		return
 	}
-	s.queue.Notify(created)
+	if !created.DeferredUntil.IsZero() {
+		// Quiet hours: the message waits in PostgreSQL, due at
+		// DeferredUntil; the queue holds a task for then, and the sweeper
+		// sends it if that task is lost.
+		if err := s.queue.Schedule(ctx, created, created.DeferredUntil); err != nil {
+			s.log.WarnContext(ctx, "schedule deferred message; sweeper will send it when due", "message_id", created.ID, "err", err)
+		}
+	} else {
+		s.queue.Notify(created)
+	}
 	c.Header("Location", "/v1/messages/"+created.ID)
 	c.JSON(http.StatusAccepted, created)
+}
+
+func (s *Server) writeReplay(c *gin.Context, replay *sb.Replay, prefix string) {
+	var orig struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(replay.Body, &orig) == nil && orig.ID != "" {
+		c.Header("Location", prefix+orig.ID)
+	}
+	c.Header("Idempotent-Replayed", "true")
+	c.Data(replay.Status, "application/json; charset=utf-8", replay.Body)
+}
+
+// sendFailover stores a failover parent and hands it to the queue, which
+// sends its steps one by one. Steps nobody could receive (opted out, no
+// identity, no sender) are refused up front when that leaves none.
+func (s *Server) sendFailover(c *gin.Context, m *sb.Message, idem *sb.Idempotency) {
+	ctx := c.Request.Context()
+	plan, err := s.cfg.Routing.PlanFailover(ctx, m)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	m.ID = uuid.Must(uuid.NewV7()).String()
+	m.Failover, m.Provider, m.Encoding, m.Segments = plan.Plan, sb.ProviderFailover, "", 0
+	m.Routing = &sb.RoutingDecision{Mode: "failover", Channel: m.Channel, Reason: "step"}
+	created, replay, _, err := s.store.CreateMessage(ctx, m, idem, func(m *sb.Message) (int, []byte, error) {
+		b, err := json.Marshal(m)
+		return http.StatusAccepted, b, err
+	})
+	s.enqueueWebhooks(c, plan.Deliveries)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if replay != nil {
+		s.writeReplay(c, replay, "/v1/messages/")
+		return
+	}
+	if err := s.queue.EnqueueFailover(ctx, created.ID, time.Time{}); err != nil {
+		s.log.WarnContext(ctx, "enqueue failover; sweeper will start it", "message_id", created.ID, "err", err)
+	}
+	c.Header("Location", "/v1/messages/"+created.ID)
+	c.JSON(http.StatusAccepted, created)
+}
+
+// replyInConversation sends in a conversation: on the channel asked for, or
+// where the customer last wrote.
+func (s *Server) replyInConversation(c *gin.Context) {
+	var req struct {
+		Text              string          `json:"text"`
+		MediaURLs         []string        `json:"media_urls"`
+		Metadata          json.RawMessage `json:"metadata"`
+		Channel           sb.Channel      `json:"channel"`
+		From              string          `json:"from"`
+		Category          string          `json:"category"`
+		StatusCallbackURL string          `json:"status_callback_url"`
+	}
+	if !s.bind(c, &req) {
+		return
+	}
+	var fields fieldErrors
+	m := s.content(req.Text, req.MediaURLs, req.Metadata, req.StatusCallbackURL, req.Category, &fields)
+	if req.Channel != "" {
+		if !req.Channel.Valid() {
+			fields.add("channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice")
+		} else {
+			normalize(req.Channel, "from", req.From, &m.From, &fields)
+		}
+	} else {
+		m.From = req.From // normalised for the channel routing picks
+	}
+	if len(fields) > 0 {
+		s.writeError(c, sb.Invalid(fields...))
+		return
+	}
+	idem, err := idempotency(c, req)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	m.AccountID = account(c)
+	m.Provider = "sandbox"
+	convID := c.Param("id")
+	s.accept(c, m, idem, func(ctx context.Context) (*routing.Outbound, error) {
+		out, err := s.cfg.Routing.Reply(ctx, m.AccountID, convID, req.Channel, m.From, m.Category)
+		if err == nil && req.Channel == "" && req.From != "" {
+			if out.From, err = routing.NormalizeAddress(out.Channel, req.From); err != nil {
+				return nil, sb.Invalid(sb.FieldError{Field: "from", Message: errMessage(err)})
+			}
+		}
+		return out, err
+	})
 }
 
 func (s *Server) getMessage(c *gin.Context) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -142,24 +143,79 @@ func (s *Server) sandboxInbound(c *gin.Context) {
 	if !s.bind(c, &req) {
 		return
 	}
-	m, err := s.validate(&sendRequest{Channel: req.Channel, From: req.From, To: req.To, Text: req.Text})
-	if err != nil {
-		s.writeError(c, err)
+	var fields fieldErrors
+	m := s.content(req.Text, nil, nil, "", "", &fields)
+	m.Channel = req.Channel
+	if !req.Channel.Valid() {
+		fields.add("channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice")
+	} else {
+		for _, f := range []struct {
+			name, v string
+			dst     *string
+		}{{"from", req.From, &m.From}, {"to", req.To, &m.To}} {
+			if f.v == "" {
+				fields.add(f.name, "is required")
+			}
+			normalize(req.Channel, f.name, f.v, f.dst, &fields)
+		}
+	}
+	if len(fields) > 0 {
+		s.writeError(c, sb.Invalid(fields...))
 		return
 	}
-	m.ID = uuid.Must(uuid.NewV7()).String()
 	m.AccountID = account(c)
-	m.Direction, m.Status = sb.Inbound, sb.StatusReceived
-	m.ProviderMessageID = "SBIN" + m.ID
-	created, _, deliveries, err := s.store.CreateMessage(c.Request.Context(), m, nil, nil)
+	m.Direction, m.Status, m.Provider = sb.Inbound, sb.StatusReceived, "sandbox"
+	if m.Channel == sb.ChannelSMS {
+		m.Encoding, m.Segments = sb.SMSSegments(m.Text)
+	}
+	created, err := s.receive(c, m)
 	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	if err := s.queue.EnqueueWebhooks(c.Request.Context(), deliveries); err != nil {
-		s.log.WarnContext(c.Request.Context(), "enqueue webhooks; sweeper will retry", "err", err)
 	}
 	c.JSON(http.StatusAccepted, created)
+}
+
+// receive stores an inbound message the way every provider's inbound
+// webhook does: attached to its sender's customer and conversation, announced
+// as message.received, and acted on when it is an opt-out or opt-in keyword
+// (with the confirmation sent back on the same channel).
+func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
+	ctx := c.Request.Context()
+	var created *sb.Message
+	err := routing.Retry(ctx, func() error {
+		hooks, err := s.cfg.Routing.Inbound(ctx, m)
+		s.enqueueWebhooks(c, hooks)
+		if err != nil {
+			return err
+		}
+		m.ID = uuid.Must(uuid.NewV7()).String()
+		if m.ProviderMessageID == "" || strings.HasPrefix(m.ProviderMessageID, "SBIN") {
+			m.ProviderMessageID = "SBIN" + m.ID
+		}
+		var deliveries []string
+		created, _, deliveries, err = s.store.CreateMessage(ctx, m, nil, nil)
+		s.enqueueWebhooks(c, deliveries)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	reply, hooks, err := s.cfg.Routing.Keywords(ctx, created)
+	s.enqueueWebhooks(c, hooks)
+	if err != nil {
+		return nil, err
+	}
+	if reply != nil {
+		reply.ID = uuid.Must(uuid.NewV7()).String()
+		reply.Provider = created.Provider
+		saved, _, _, err := s.store.CreateMessage(ctx, reply, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.queue.Notify(saved)
+	}
+	return created, nil
 }
 
 type submissionJSON struct {

@@ -63,14 +63,15 @@ type Store interface {
 type Enqueuer interface {
 	Notify(m *sb.Message)
 	EnqueueWebhooks(ctx context.Context, ids []string) error
+	// Schedule queues m to go out at at (quiet hours).
+	Schedule(ctx context.Context, m *sb.Message, at time.Time) error
+	// EnqueueFailover asks the workers to move a failover parent along.
+	EnqueueFailover(ctx context.Context, parentID string, at time.Time) error
 }
 
 // Pinger reports whether a dependency is reachable.
 type Pinger interface {
 	Ping(ctx context.Context) error
-
-	CustomerStore
-	RoutingStore
 }
 
 // Config tunes the server.

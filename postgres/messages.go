@@ -56,7 +56,7 @@ func (db *DB) CreateMessage(ctx context.Context, m *sb.Message, idem *sb.Idempot
 		m.Metadata = json.RawMessage("{}")
 	}
 	typ := m.Status.EventType()
-	if idem == nil && typ == "" && db.batch != nil {
+	if idem == nil && typ == "" && db.batch != nil && m.Failover == nil && m.ParentID == "" {
 		if err := db.batch.insert(ctx, m); err != nil {
 			return nil, nil, nil, err
 		}
@@ -159,7 +159,9 @@ func insertMessage(ctx context.Context, q querier, m *sb.Message, typ string) ([
 			status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at,
 			customer_id, conversation_id, category, routing, parent_id, failover, deferred_until, next_attempt_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15,
-			NULLIF($18,'')::uuid, NULLIF($19,'')::uuid, NULLIF($20,''), $21, NULLIF($22,'')::uuid, $23, $24, $24)
+			NULLIF($18,'')::uuid, NULLIF($19,'')::uuid, NULLIF($20,''), $21, NULLIF($22,'')::uuid, $23, $24,
+			-- a failover parent is due for its first look at once
+			coalesce($24, CASE WHEN $14 = 'failover' THEN $15::timestamptz END))
 		RETURNING *)`+fanOutSQL("$17::text", "$15::timestamptz", "''", "''"),
 		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
 		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID, typ,

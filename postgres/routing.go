@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -211,7 +212,7 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 	defer tx.Rollback(ctx)
 	// Close the idle open conversation, if any.
 	closed, err := scanConversations(tx.Query(ctx, `UPDATE conversations SET status = 'closed', closed_at = $3, closed_reason = 'inactivity', updated_at = $3
-		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3 - $4::interval
+		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3::timestamptz - $4::interval
 		RETURNING `+conversationColumns, j.AccountID, j.CustomerID, at, j.Idle))
 	if err != nil {
 		return out, fmt.Errorf("close idle conversation: %w", err)
@@ -402,4 +403,65 @@ func (db *DB) OptedOutMessages(ctx context.Context, ids []string) (map[string]bo
 		out[id] = true
 	}
 	return out, rows.Err()
+}
+
+const optOutColumns = `account_id, channel, address, coalesce(customer_id::text, ''), source, coalesce(keyword, ''), created_at`
+
+func scanOptOut(row pgx.Row) (*sb.OptOut, error) {
+	var o sb.OptOut
+	err := row.Scan(&o.AccountID, &o.Channel, &o.Address, &o.CustomerID, &o.Source, &o.Keyword, &o.CreatedAt)
+	return &o, err
+}
+
+// GetOptOut returns the opt-out of (ch, address).
+func (db *DB) GetOptOut(ctx context.Context, accountID string, ch sb.Channel, address string) (*sb.OptOut, error) {
+	o, err := scanOptOut(db.pool.QueryRow(ctx, `SELECT `+optOutColumns+` FROM opt_outs WHERE account_id = $1 AND channel = $2 AND address = $3`,
+		accountID, ch, address))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return o, nil
+}
+
+// ListOptOuts returns the account's opt-outs, newest first. The cursor is
+// the last row's (created_at, channel, address), encoded opaquely.
+func (db *DB) ListOptOuts(ctx context.Context, accountID string, f sb.OptOutFilter) ([]*sb.OptOut, string, error) {
+	type key struct {
+		At      time.Time  `json:"t"`
+		Channel sb.Channel `json:"c"`
+		Address string     `json:"a"`
+	}
+	after := key{At: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if f.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		if err != nil || json.Unmarshal(b, &after) != nil {
+			return nil, "", sb.Invalid(sb.FieldError{Field: "cursor", Message: "not a cursor returned by this API"})
+		}
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+optOutColumns+` FROM opt_outs
+		WHERE account_id = $1 AND ($2 = '' OR channel = $2) AND (created_at, channel, address) < ($3, $4, $5)
+		ORDER BY created_at DESC, channel DESC, address DESC LIMIT $6`,
+		accountID, f.Channel, after.At, after.Channel, after.Address, f.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list opt-outs: %w", err)
+	}
+	defer rows.Close()
+	var out []*sb.OptOut
+	for rows.Next() {
+		o, err := scanOptOut(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(out) <= f.Limit {
+		return out, "", nil
+	}
+	out = out[:f.Limit]
+	last := out[len(out)-1]
+	b, _ := json.Marshal(key{last.CreatedAt, last.Channel, last.Address})
+	return out, base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -18,7 +18,7 @@ func (db *DB) ClaimStale(ctx context.Context, grace, queuedAge time.Duration, li
 	now := db.now()
 	rows, err := db.pool.Query(ctx, `UPDATE messages SET updated_at = $1 WHERE id IN (
 			SELECT id FROM messages
-			WHERE status IN ('accepted', 'queued', 'sending') AND direction = 'outbound'
+			WHERE status IN ('accepted', 'queued', 'sending') AND direction = 'outbound' AND provider <> 'failover'
 			  AND updated_at < $2
 			  AND (next_attempt_at IS NULL OR next_attempt_at < $2)
 			  AND (lease_until IS NULL OR lease_until < $1)

@@ -51,6 +51,9 @@ func (w *Worker) handleDeliverBatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil || len(ms) == 0 {
 		return err // none claimed: all sent already, or held by other workers
 	}
+	if ms, err = w.dropOptedOut(ctx, ms); err != nil || len(ms) == 0 {
+		return err
+	}
 	batchSize.Observe(float64(len(ms)))
 	byProvider := map[string][]*sb.Message{}
 	providers := map[string]Provider{}
@@ -93,6 +96,7 @@ func (w *Worker) settleGroup(ctx context.Context, name string, ms []*sb.Message,
 	announce := func(res sb.TransitionResult, status sb.Status) {
 		if res.Applied {
 			deliveriesTotal.WithLabelValues(string(res.Message.Channel), string(status)).Inc()
+			w.stepChanged(ctx, res.Message)
 		}
 		hooks = append(hooks, res.Deliveries...)
 	}

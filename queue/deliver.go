@@ -38,6 +38,9 @@ func (w *Worker) handleDeliver(ctx context.Context, t *asynq.Task) error {
 	if err != nil || !ok {
 		return err // !ok: sent already (a duplicate task), or another worker holds it
 	}
+	if kept, err := w.dropOptedOut(ctx, []*sb.Message{m}); err != nil || len(kept) == 0 {
+		return err
+	}
 	name, prov := w.route(m)
 	sendCtx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	start := time.Now()
@@ -106,6 +109,31 @@ func (w *Worker) throttle(ctx context.Context, m sb.MessageRef) error {
 	return &throttled{wait: wait}
 }
 
+// dropOptedOut fails the claimed messages whose recipient opted out after
+// they were accepted, so they never reach a provider, and returns the rest.
+func (w *Worker) dropOptedOut(ctx context.Context, ms []*sb.Message) ([]*sb.Message, error) {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	opted, err := w.store.OptedOutMessages(ctx, ids)
+	if err != nil || len(opted) == 0 {
+		return ms, err
+	}
+	kept := ms[:0:0]
+	for _, m := range ms {
+		if !opted[m.ID] {
+			kept = append(kept, m)
+			continue
+		}
+		if err := w.transition(ctx, m, sb.Change{Status: sb.StatusFailed, ErrorCode: "opted_out",
+			ErrorMessage: "the recipient opted out before the message was sent"}); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
 // transition records a status change and enqueues the webhooks it caused.
 func (w *Worker) transition(ctx context.Context, m *sb.Message, c sb.Change) error {
 	res, err := w.store.Transition(ctx, m.ID, c)
@@ -121,6 +149,7 @@ func (w *Worker) transition(ctx context.Context, m *sb.Message, c sb.Change) err
 func (w *Worker) announce(ctx context.Context, res sb.TransitionResult, status sb.Status) {
 	if res.Applied {
 		deliveriesTotal.WithLabelValues(string(res.Message.Channel), string(status)).Inc()
+		w.stepChanged(ctx, res.Message)
 	}
 	if err := w.client.EnqueueWebhooks(ctx, res.Deliveries); err != nil {
 		w.log.WarnContext(ctx, "enqueue webhooks", "err", err)

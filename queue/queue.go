@@ -19,6 +19,8 @@ const (
 	TypeReceipt      = "message:receipt"
 	TypeWebhook      = "webhook:deliver"
 	TypeWebhookBatch = "webhook:deliver-batch"
+	TypeFailover     = "message:failover"
+	TypeRelease      = "message:release"
 )
 
 // Queue names, weighted so that neither webhooks nor receipts starve
@@ -48,6 +50,11 @@ type Store interface {
 	DisableEndpoint(ctx context.Context, id, reason string) error
 	ClaimStale(ctx context.Context, grace, queuedAge time.Duration, limit int) ([]sb.StaleMessage, error)
 	ClaimStaleDeliveries(ctx context.Context, grace time.Duration, limit int) ([]string, error)
+
+	SaveFailover(ctx context.Context, s sb.FailoverSave) (bool, []string, error)
+	ClaimDueFailovers(ctx context.Context, grace time.Duration, limit int) ([]string, error)
+	OptedOutMessages(ctx context.Context, ids []string) (map[string]bool, error)
+	CloseIdleConversations(ctx context.Context, limit int) ([]string, error)
 }
 
 // Provider sends messages on some channels. Send must treat m.ID as an

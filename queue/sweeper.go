@@ -96,6 +96,23 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 			break
 		}
 	}
+	due, err := s.store.ClaimDueFailovers(ctx, s.cfg.SweepGrace, 500)
+	if err != nil {
+		return err
+	}
+	for _, id := range due {
+		if err := s.client.EnqueueFailover(ctx, id, time.Time{}); err != nil {
+			return err
+		}
+	}
+	sweptTotal.WithLabelValues("failover").Add(float64(len(due)))
+	closed, err := s.store.CloseIdleConversations(ctx, 500)
+	if err != nil {
+		return err
+	}
+	if err := s.client.EnqueueWebhooks(ctx, closed); err != nil {
+		return err
+	}
 	// Deliveries waiting in a batch task behind a backlog are not lost;
 	// while one builds up, only ones overdue by maxQueueWait are swept.
 	grace := s.cfg.SweepGrace

@@ -26,6 +26,7 @@ type Worker struct {
 	server  *asynq.Server
 	now     func() time.Time
 	rates   *rateCache
+	steps   StepRouter // nil: failover tasks cannot run here
 }
 
 // NewWorker builds a worker; Run starts it.
@@ -56,6 +57,12 @@ func NewWorker(cfg Config, client *Client, store Store, route Router, guard webh
 	return w
 }
 
+// WithSteps gives the worker the router that sends failover steps.
+func (w *Worker) WithSteps(r StepRouter) *Worker {
+	w.steps = r
+	return w
+}
+
 // Start runs the worker in the background until Shutdown.
 func (w *Worker) Start() error {
 	mux := asynq.NewServeMux()
@@ -64,6 +71,8 @@ func (w *Worker) Start() error {
 	mux.HandleFunc(TypeReceipt, w.handleReceipt)
 	mux.HandleFunc(TypeWebhook, w.handleWebhook)
 	mux.HandleFunc(TypeWebhookBatch, w.handleWebhookBatch)
+	mux.HandleFunc(TypeFailover, w.handleFailover)
+	mux.HandleFunc(TypeRelease, w.handleRelease)
 	if err := w.server.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

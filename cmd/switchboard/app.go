@@ -18,6 +18,7 @@ import (
 	"github.com/switchboardhq/switchboard/postgres"
 	"github.com/switchboardhq/switchboard/providers/sandbox"
 	"github.com/switchboardhq/switchboard/queue"
+	"github.com/switchboardhq/switchboard/routing"
 	"github.com/switchboardhq/switchboard/webhook"
 )
 
@@ -85,7 +86,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		db := wdb
 		carrier := sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency)
 		route := func(m *sb.Message) (string, queue.Provider) { return sandbox.Name, carrier }
-		a.worker = queue.NewWorker(qcfg, qc, db, route, guard, log)
+		a.worker = queue.NewWorker(qcfg, qc, db, route, guard, log).WithSteps(routing.NewService(db))
 		if err := a.worker.Start(); err != nil {
 			a.Close()
 			return nil, err
@@ -99,7 +100,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		registerDepth.Do(func() { prometheus.MustRegister(depthProxy{}) })
 		outbox := queue.NewOutbox(qc, db, log)
 		a.wg.Go(func() { outbox.Run(runCtx, 4) })
-		srv := api.New(api.Config{Guard: guard}, db, outboxEnqueuer{outbox, qc}, qc, log)
+		srv := api.New(api.Config{Guard: guard, Routing: routing.NewService(db)}, db, outboxEnqueuer{outbox, qc}, qc, log)
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			a.Close()
@@ -172,4 +173,12 @@ type outboxEnqueuer struct {
 
 func (o outboxEnqueuer) EnqueueWebhooks(ctx context.Context, ids []string) error {
 	return o.qc.EnqueueWebhooks(ctx, ids)
+}
+
+func (o outboxEnqueuer) Schedule(ctx context.Context, m *sb.Message, at time.Time) error {
+	return o.qc.ScheduleRelease(ctx, sb.MessageRef{ID: m.ID, AccountID: m.AccountID, Channel: m.Channel, From: m.From}, at)
+}
+
+func (o outboxEnqueuer) EnqueueFailover(ctx context.Context, parentID string, at time.Time) error {
+	return o.qc.EnqueueFailover(ctx, parentID, at)
 }
