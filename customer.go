@@ -42,6 +42,7 @@ type Resolution struct {
 	IdentityID      string
 	CustomerCreated bool
 	OptedOut        bool
+	LastInboundTo   string // our address they last wrote to on this identity
 	// Deliveries are webhook deliveries written while resolving
 	// (customer.created), to be enqueued after commit.
 	Deliveries []string

@@ -96,9 +96,14 @@ const ProviderFailover = "failover"
 
 // RoutingDecision records why a message went out on its channel.
 type RoutingDecision struct {
-	Mode    string  `json:"mode"`    // auto | conversation | failover
+	// Mode: explicit (the caller named the channel), auto, conversation
+	// (a reply in a conversation), failover (a step), keyword (an opt-out
+	// or opt-in confirmation).
+	Mode    string  `json:"mode"`
 	Channel Channel `json:"channel"` // the channel chosen
-	Reason  string  `json:"reason"`  // preferred_channel | last_active | last_inbound | only_reachable | step
+	// Reason: requested, preferred_channel, last_active, last_inbound,
+	// current_channel, step, opt_out, opt_in.
+	Reason string `json:"reason"`
 	// Skipped lists channels passed over, with why.
 	Skipped []RoutingSkip `json:"skipped,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/routing"
 )
 
 // FuzzDecodeSendRequest feeds arbitrary bodies through the POST /v1/messages
@@ -79,7 +80,11 @@ func FuzzDecodeSendRequest(f *testing.F) {
 		if m == nil {
 			t.Fatalf("validate returned neither a message nor an error for %q", body)
 		}
-		if !m.Channel.Valid() || m.From == "" || m.To == "" || m.Status != sb.StatusAccepted || m.Direction != sb.Outbound {
+		// from may be left to routing (the account's default sender); the
+		// destination is an address or a customer.
+		channelOK := m.Channel.Valid() || (m.Channel == routing.ChannelAuto && m.CustomerID != "")
+		if !channelOK || (m.To == "" && m.CustomerID == "") || m.Status != sb.StatusAccepted || m.Direction != sb.Outbound ||
+			(m.Failover != nil && len(m.Failover.Steps) < 2) {
 			t.Errorf("validate accepted %q as %+v", body, m)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/routing"
 	"github.com/switchboardhq/switchboard/webhook"
 )
 
@@ -370,8 +371,8 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		return "at /" + strings.Join(err.JSONPointer(), "/") + ": " + err.Reason
 	})
 	log := slog.New(slog.DiscardHandler)
-	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
-	down := New(Config{}, fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")},
+	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}, Routing: routing.NewService(fakeStore{})}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
+	down := New(Config{Routing: routing.NewService(fakeStore{})}, fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")},
 		fakeQueue{}, fakePinger{errors.New("redis: connection pool timeout")}, log)
 
 	const send = `{"channel":"sms","from":"+15005550000","to":"+79991234567","text":"Hello"}`
@@ -444,6 +445,48 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "GET", "/v1/sandbox/submissions?message_id=" + fakeMessage, "", nil, 200},
 		{healthy, "GET", "/v1/sandbox/submissions?message_id=" + fakeUnknown, "", nil, 200},
 		{healthy, "GET", "/v1/sandbox/submissions", "", nil, 422},
+		{healthy, "POST", "/v1/messages", `{"channel":"sms","to":{"customer_id":"` + fakeCustomer + `"},"text":"hi","category":"marketing"}`, nil, 202},
+		{healthy, "POST", "/v1/messages", `{"channel":"auto","to":{"customer_id":"` + fakeCustomer + `"},"text":"hi"}`, nil, 202},
+		{healthy, "POST", "/v1/messages", `{"channel":"whatsapp","to":"+79990000001","text":"hi","from":"+15005550000"}`, nil, 422},
+		{healthy, "POST", "/v1/messages", `{"channel":"telegram","to":{"customer_id":"` + fakeCustomer + `"},"text":"hi"}`, nil, 422},
+		{healthy, "POST", "/v1/messages", `{"channel":"viber","to":{"customer_id":"` + fakeCustomer + `"},"text":"hi"}`, nil, 422},
+		{healthy, "POST", "/v1/messages", `{"channel":"sms","to":"+79991234567","text":"x","failover":[{"channel":"sms"},{"channel":"whatsapp"}]}`, nil, 422},
+		{healthy, "POST", "/v1/customers", `{"name":"Anna","timezone":"Europe/Moscow","attributes":{"a":1},"preferred_channel":"sms","identities":[{"channel":"sms","address":"+79991234567"}]}`, nil, 201},
+		{healthy, "POST", "/v1/customers", `{}`, nil, 201},
+		{healthy, "POST", "/v1/messages", `{"to":"+79991234567","text":"x","failover":[{"channel":"sms"},{"channel":"whatsapp","after":"30s","unless":"read"}]}`, nil, 202},
+		{healthy, "POST", "/v1/customers", `{"timezone":"Mars/Olympus","identities":[{"channel":"fax","address":"1"}]}`, nil, 422},
+		{healthy, "GET", "/v1/customers?limit=2", "", nil, 200},
+		{healthy, "GET", "/v1/customers?identity=sms:%2B79991234567", "", nil, 200},
+		{healthy, "GET", "/v1/customers?identity=sms:%2B79990000000", "", nil, 200},
+		{healthy, "GET", "/v1/customers?identity=nope", "", nil, 422},
+		{healthy, "GET", "/v1/customers/" + fakeCustomer, "", nil, 200},
+		{healthy, "GET", "/v1/customers/" + fakeUnknown, "", nil, 404},
+		{healthy, "PATCH", "/v1/customers/" + fakeCustomer, `{"preferred_channel":null,"attributes":null}`, nil, 200},
+		{healthy, "PATCH", "/v1/customers/" + fakeCustomer, `{"timezone":"Asia/Yekaterinburg","preferred_channel":"telegram"}`, nil, 200},
+		{healthy, "DELETE", "/v1/customers/" + fakeCustomer, "", nil, 204},
+		{healthy, "POST", "/v1/customers/" + fakeCustomer + "/identities", `{"channel":"viber","address":"v1"}`, nil, 201},
+		{healthy, "POST", "/v1/customers/" + fakeCustomer + "/identities", `{"channel":"sms","address":"+79991234567"}`, nil, 200},
+		{healthy, "POST", "/v1/customers/" + fakeCustomer + "/identities", `{"channel":"sms","address":"+70000000000"}`, nil, 409},
+		{healthy, "DELETE", "/v1/customers/" + fakeCustomer + "/identities?identity=sms:%2B79991234567", "", nil, 204},
+		{healthy, "POST", "/v1/customers/" + fakeCustomer + "/merge", `{"from_customer_id":"` + fakeCustomer2 + `"}`, nil, 200},
+		{healthy, "POST", "/v1/customers/" + fakeCustomer + "/merge", `{"from_customer_id":"` + fakeUnknown + `"}`, nil, 409},
+		{healthy, "GET", "/v1/customers/" + fakeCustomer + "/timeline", "", nil, 200},
+		{healthy, "GET", "/v1/conversations?status=open&customer_id=" + fakeCustomer + "&channel=sms", "", nil, 200},
+		{healthy, "GET", "/v1/conversations?status=lost", "", nil, 422},
+		{healthy, "GET", "/v1/conversations/" + fakeConv, "", nil, 200},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/close", "", nil, 200},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/close", "{}", nil, 200},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/messages", `{"text":"on it"}`, nil, 202},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/messages", `{"text":"on it","channel":"sms","category":"transactional"}`, nil, 202},
+		{healthy, "POST", "/v1/conversations/" + fakeUnknown + "/messages", `{"text":"on it"}`, nil, 404},
+		{healthy, "GET", "/v1/opt-outs?channel=sms", "", nil, 200},
+		{healthy, "POST", "/v1/opt-outs", `{"channel":"sms","address":"+79991234567"}`, nil, 201},
+		{healthy, "DELETE", "/v1/opt-outs?identity=sms:%2B79991234567", "", nil, 204},
+		{healthy, "DELETE", "/v1/opt-outs?identity=telegram:42", "", nil, 404},
+		{healthy, "GET", "/v1/account/settings", "", nil, 200},
+		{healthy, "PATCH", "/v1/account/settings", `{"quiet_hours":{"start":"21:00","end":"09:00","timezone":"Europe/Moscow"},"senders":{"telegram":"bot","sms":null},"conversation_inactivity":"12h"}`, nil, 200},
+		{healthy, "PATCH", "/v1/account/settings", `{"quiet_hours":null}`, nil, 200},
+		{healthy, "PATCH", "/v1/account/settings", `{"conversation_inactivity":"forever"}`, nil, 422},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

@@ -20,7 +20,7 @@ type RoutingStore interface {
 	PutAccountSettings(ctx context.Context, accountID string, s sb.AccountSettings) error
 	ResolveIdentity(ctx context.Context, accountID string, ch sb.Channel, address string) (sb.Resolution, error)
 	OptOut(ctx context.Context, o sb.OptOut) (bool, []string, error)
-	OptIn(ctx context.Context, accountID string, ch sb.Channel, address string) (bool, []string, error)
+	OptIn(ctx context.Context, accountID string, ch sb.Channel, address, source string) (bool, []string, error)
 	GetOptOut(ctx context.Context, accountID string, ch sb.Channel, address string) (*sb.OptOut, error)
 	ListOptOuts(ctx context.Context, accountID string, f sb.OptOutFilter) ([]*sb.OptOut, string, error)
 }
@@ -111,11 +111,7 @@ func (s *Server) createOptOut(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, o)
+	c.JSON(createdStatus(created), o)
 }
 
 func (s *Server) deleteOptOut(c *gin.Context) {
@@ -124,7 +120,7 @@ func (s *Server) deleteOptOut(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	removed, deliveries, err := s.store.OptIn(c.Request.Context(), account(c), ch, addr)
+	removed, deliveries, err := s.store.OptIn(c.Request.Context(), account(c), ch, addr, "api")
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -135,6 +131,15 @@ func (s *Server) deleteOptOut(c *gin.Context) {
 	}
 	s.enqueueWebhooks(c, deliveries)
 	c.Status(http.StatusNoContent)
+}
+
+// createdStatus answers 201 for a resource a PUT-like POST created and 200
+// for one that already existed.
+func createdStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
 }
 
 // enqueueWebhooks hands deliveries written by a request to the queue; if

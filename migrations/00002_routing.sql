@@ -93,6 +93,7 @@ CREATE TABLE customer_merges (
     created_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id, from_customer_id)
 );
+CREATE INDEX customer_merges_into ON customer_merges (account_id, into_customer_id);
 
 -- Opted-out identities. Keyed by (channel, address) rather than by
 -- identity row, so an operator can opt out an address never seen before.

@@ -112,12 +112,13 @@ func (db *DB) ResolveIdentity(ctx context.Context, accountID string, ch sb.Chann
 }
 
 const identityLookup = `SELECT i.id, i.customer_id,
-		EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = i.account_id AND o.channel = i.channel AND o.address = i.address)
+		EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = i.account_id AND o.channel = i.channel AND o.address = i.address),
+		coalesce(i.last_inbound_to, '')
 	FROM identities i WHERE i.account_id = $1 AND i.channel = $2 AND i.address = $3`
 
 func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Channel, address string) (sb.Resolution, error) {
 	var res sb.Resolution
-	err := db.pool.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut)
+	err := db.pool.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo)
 	if err == nil {
 		return res, nil
 	}
@@ -132,7 +133,7 @@ func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Chann
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, matchKey(accountID, ch, address)); err != nil {
 		return res, fmt.Errorf("lock identity: %w", err)
 	}
-	err = tx.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut)
+	err = tx.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo)
 	if err == nil {
 		return res, nil // created by whoever held the lock before us
 	}
@@ -169,6 +170,21 @@ func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Chann
 		return res, customerGone(fmt.Errorf("commit identity: %w", err))
 	}
 	return res, nil
+}
+
+// lockCustomer takes a FOR KEY SHARE lock on a customer for the rest of
+// the transaction, the lock a foreign key would take, or returns
+// sb.ErrCustomerGone when a merge or delete removed it.
+func lockCustomer(ctx context.Context, tx pgx.Tx, accountID, customerID string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM customers WHERE id = $1 AND account_id = $2 FOR KEY SHARE`, customerID, accountID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sb.ErrCustomerGone
+	}
+	if err != nil {
+		return fmt.Errorf("lock customer: %w", err)
+	}
+	return nil
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -210,6 +226,13 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 		return out, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	// Take the customer's key-share lock first: a merge holding the
+	// customer makes us wait here, before we hold any row it will need
+	// (otherwise each waits on the other), and a merge that removed it
+	// makes us resolve again.
+	if err := lockCustomer(ctx, tx, j.AccountID, j.CustomerID); err != nil {
+		return out, err
+	}
 	// Close the idle open conversation, if any.
 	closed, err := scanConversations(tx.Query(ctx, `UPDATE conversations SET status = 'closed', closed_at = $3, closed_reason = 'inactivity', updated_at = $3
 		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3::timestamptz - $4::interval
@@ -328,12 +351,22 @@ func (db *DB) OptOut(ctx context.Context, o sb.OptOut) (bool, []string, error) {
 	return db.changeOptOut(ctx, o, true)
 }
 
-// OptIn removes an opt-out; removed is false when there was none.
-func (db *DB) OptIn(ctx context.Context, accountID string, ch sb.Channel, address string) (bool, []string, error) {
-	return db.changeOptOut(ctx, sb.OptOut{AccountID: accountID, Channel: ch, Address: address}, false)
+// OptIn removes an opt-out; removed is false when there was none. source
+// says who asked: keyword (START) or api.
+func (db *DB) OptIn(ctx context.Context, accountID string, ch sb.Channel, address, source string) (bool, []string, error) {
+	return db.changeOptOut(ctx, sb.OptOut{AccountID: accountID, Channel: ch, Address: address, Source: source}, false)
 }
 
-func (db *DB) changeOptOut(ctx context.Context, o sb.OptOut, out bool) (bool, []string, error) {
+func (db *DB) changeOptOut(ctx context.Context, o sb.OptOut, out bool) (changed bool, deliveries []string, err error) {
+	err = routing.Retry(ctx, func() error {
+		var err error
+		changed, deliveries, err = db.changeOptOutOnce(ctx, o, out)
+		return err
+	})
+	return changed, deliveries, err
+}
+
+func (db *DB) changeOptOutOnce(ctx context.Context, o sb.OptOut, out bool) (bool, []string, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return false, nil, fmt.Errorf("begin: %w", err)
@@ -365,6 +398,19 @@ func (db *DB) changeOptOut(ctx context.Context, o sb.OptOut, out bool) (bool, []
 		o.AccountID, o.Channel, o.Address).Scan(&customerID)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, nil, fmt.Errorf("find identity: %w", err)
+	}
+	if customerID != nil {
+		// Hold the customer so a concurrent merge cannot leave the event
+		// and the opt-out pointing at a removed record.
+		if err := lockCustomer(ctx, tx, o.AccountID, *customerID); err != nil {
+			return false, nil, err
+		}
+		if out {
+			if _, err := tx.Exec(ctx, `UPDATE opt_outs SET customer_id = $4 WHERE account_id = $1 AND channel = $2 AND address = $3`,
+				o.AccountID, o.Channel, o.Address, *customerID); err != nil {
+				return false, nil, fmt.Errorf("opt out: %w", err)
+			}
+		}
 	}
 	var deliveries []string
 	if customerID != nil {

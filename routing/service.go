@@ -28,7 +28,7 @@ type Store interface {
 	GetCustomer(ctx context.Context, accountID, id string) (*sb.Customer, error)
 	GetConversation(ctx context.Context, accountID, id string) (*sb.Conversation, error)
 	OptOut(ctx context.Context, o sb.OptOut) (created bool, deliveries []string, err error)
-	OptIn(ctx context.Context, accountID string, ch sb.Channel, address string) (removed bool, deliveries []string, err error)
+	OptIn(ctx context.Context, accountID string, ch sb.Channel, address, source string) (removed bool, deliveries []string, err error)
 }
 
 // JoinRequest describes one interaction joining a conversation.
@@ -159,6 +159,10 @@ func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, e
 			return nil, optedOut(r.Channel, r.To)
 		}
 		identityID, out.To, out.CustomerID, out.Deliveries = res.IdentityID, r.To, res.CustomerID, res.Deliveries
+		if out.From == "" {
+			// Reply from the address they wrote to, else the default.
+			out.From = res.LastInboundTo
+		}
 		if out.From == "" {
 			out.From = st.Senders[r.Channel]
 		}
@@ -388,7 +392,7 @@ func (s *Service) Keywords(ctx context.Context, m *sb.Message) (*sb.Message, []s
 			CustomerID: m.CustomerID, Source: "keyword", Keyword: kw})
 		text = st.OptOutReply
 	case KeywordOptIn:
-		_, deliveries, err = s.store.OptIn(ctx, m.AccountID, m.Channel, m.From)
+		_, deliveries, err = s.store.OptIn(ctx, m.AccountID, m.Channel, m.From, "keyword")
 		text = st.OptInReply
 	default:
 		return nil, nil, nil

@@ -47,6 +47,14 @@ type Client struct {
 	WebhookEndpoints *WebhookEndpointsService
 	// Sandbox scripts the sandbox provider for tests.
 	Sandbox *SandboxService
+	// Customers manages customers, their identities, merges and timelines.
+	Customers *CustomersService
+	// Conversations lists, closes and replies in conversations.
+	Conversations *ConversationsService
+	// OptOuts manages the addresses that asked not to be messaged.
+	OptOuts *OptOutsService
+	// Settings reads and changes the account's routing settings.
+	Settings *SettingsService
 
 	apiKey     string
 	baseURL    string
@@ -105,6 +113,10 @@ func New(apiKey string, opts ...Option) *Client {
 	c.Messages = &MessagesService{c: c}
 	c.WebhookEndpoints = &WebhookEndpointsService{c: c}
 	c.Sandbox = &SandboxService{c: c}
+	c.Customers = &CustomersService{c: c}
+	c.Conversations = &ConversationsService{c: c}
+	c.OptOuts = &OptOutsService{c: c}
+	c.Settings = &SettingsService{c: c}
 	return c
 }
 
@@ -118,6 +130,9 @@ type request struct {
 	// idempotencyKey, when set, is sent on every attempt, which makes
 	// retrying a POST safe.
 	idempotencyKey string
+	// idempotent marks a POST that the API documents as safe to repeat
+	// (repeating it answers the same result), so it is retried like a GET.
+	idempotent bool
 }
 
 // retrySafe reports whether the request may be repeated after an attempt
@@ -128,7 +143,7 @@ func (r request) retrySafe() bool {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		return true
 	}
-	return r.idempotencyKey != ""
+	return r.idempotent || r.idempotencyKey != ""
 }
 
 // do performs req, retrying transient failures, and decodes a 2xx JSON body

@@ -11,6 +11,27 @@
 //		Text:    "Hello",
 //	})
 //
+// To send to a customer rather than an address, set ToCustomer instead of
+// To; ChannelAuto lets routing pick the channel, and Failover lists
+// channels to try in turn in place of Channel:
+//
+//	msg, err := client.Messages.Send(ctx, &sdk.SendMessageParams{
+//		Channel:    sdk.ChannelAuto,
+//		ToCustomer: customer.ID,
+//		Text:       "Your table is ready",
+//	})
+//	msg, err = client.Messages.Send(ctx, &sdk.SendMessageParams{
+//		To:   "+79991234567",
+//		Text: "Your code is 424242",
+//		Failover: []sdk.FailoverStep{
+//			{Channel: sdk.ChannelWhatsApp},
+//			{Channel: sdk.ChannelSMS, After: 30 * time.Second, Unless: sdk.StatusDelivered},
+//		},
+//	})
+//
+// Customers, Conversations, OptOuts and Settings manage the routing
+// records behind such sends.
+//
 // Lists are Go iterators that fetch further pages on demand; break out of
 // the loop to stop fetching:
 //
@@ -28,6 +49,8 @@
 // the same key is reused on every retry so a message is never sent twice.
 //
 // Webhook receivers verify deliveries with VerifyWebhook (Standard Webhooks
-// 1.0) and decode them with ParseWebhookEvent; SignWebhook signs payloads
-// the same way the server does, for integrators' tests.
+// 1.0) and decode them with ParseWebhookEvent, which puts the data of each
+// event type in its own field (Data for message events, Customer,
+// Conversation or OptOut for customer-level ones); SignWebhook signs
+// payloads the same way the server does, for integrators' tests.
 package sdk

@@ -19,6 +19,9 @@ const (
 	ProblemPayloadTooLarge      = "payload-too-large"
 	ProblemUnsupportedMediaType = "unsupported-media-type"
 	ProblemBlockedDestination   = "blocked-destination"
+	ProblemOptedOut             = "opted-out" // 422: the recipient opted out on that channel
+	ProblemNoRoute              = "no-route"  // 422: no channel reaches the customer
+	ProblemConflict             = "conflict"  // 409: e.g. the identity belongs to another customer
 	ProblemUnavailable          = "unavailable"
 	ProblemInternal             = "internal"
 )

@@ -40,14 +40,88 @@ var (
 // now is the verifier's clock; tests replace it.
 var now = time.Now
 
-// WebhookEvent is the body of a webhook delivery.
+// WebhookEvent is the body of a webhook delivery: {"type", "timestamp",
+// "data"}. Which field holds data depends on Type: Data for message.*
+// events, Customer for customer.created and customer.merged (the surviving
+// customer), Conversation for conversation.opened and conversation.closed,
+// OptOut for customer.opted_out and customer.opted_in. RawData always
+// holds data as sent, also for types this SDK does not know yet.
 type WebhookEvent struct {
-	Type      EventType `json:"type"`
-	Timestamp time.Time `json:"timestamp"`
+	Type      EventType
+	Timestamp time.Time
 	// Data is the message as of this event; Data.Sequence is the event's
 	// sequence number, so receivers can ignore events older than one they
-	// have already applied.
-	Data *Message `json:"data"`
+	// have already applied. Nil for customer-level events.
+	Data         *Message
+	Customer     *Customer
+	Conversation *Conversation
+	// OptOut is the opt-out recorded (customer.opted_out) or, for
+	// customer.opted_in, the address that opted back in (Source empty).
+	OptOut  *OptOut
+	RawData json.RawMessage
+}
+
+type webhookEventJSON struct {
+	Type      EventType       `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// UnmarshalJSON decodes data into the field that Type calls for.
+func (e *WebhookEvent) UnmarshalJSON(b []byte) error {
+	var v webhookEventJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = WebhookEvent{Type: v.Type, Timestamp: v.Timestamp, RawData: v.Data}
+	if len(v.Data) == 0 || string(v.Data) == "null" {
+		return nil
+	}
+	var dst any
+	switch v.Type {
+	case EventCustomerCreated, EventCustomerMerged:
+		e.Customer = new(Customer)
+		dst = e.Customer
+	case EventConversationOpened, EventConversationClosed:
+		e.Conversation = new(Conversation)
+		dst = e.Conversation
+	case EventCustomerOptedOut, EventCustomerOptedIn:
+		e.OptOut = new(OptOut)
+		dst = e.OptOut
+	default:
+		if !strings.HasPrefix(string(v.Type), "message.") {
+			return nil
+		}
+		e.Data = new(Message)
+		dst = e.Data
+	}
+	if err := json.Unmarshal(v.Data, dst); err != nil {
+		return fmt.Errorf("%s data: %w", v.Type, err)
+	}
+	return nil
+}
+
+// MarshalJSON writes the delivery body: RawData if set, else the field
+// that holds data.
+func (e WebhookEvent) MarshalJSON() ([]byte, error) {
+	var data any
+	switch {
+	case len(e.RawData) > 0:
+		data = e.RawData
+	case e.Data != nil:
+		data = e.Data
+	case e.Customer != nil:
+		data = e.Customer
+	case e.Conversation != nil:
+		data = e.Conversation
+	case e.OptOut != nil:
+		data = e.OptOut
+	}
+	return json.Marshal(struct {
+		Type      EventType `json:"type"`
+		Timestamp time.Time `json:"timestamp"`
+		Data      any       `json:"data"`
+	}{e.Type, e.Timestamp, data})
 }
 
 // VerifyWebhook checks a delivery's signature per Standard Webhooks 1.0. It
@@ -102,7 +176,7 @@ func ParseWebhookEvent(body []byte) (*WebhookEvent, error) {
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, fmt.Errorf("switchboard: parse webhook event: %w", err)
 	}
-	if ev.Type == "" || ev.Data == nil {
+	if ev.Type == "" || len(ev.RawData) == 0 || string(ev.RawData) == "null" {
 		return nil, errors.New("switchboard: parse webhook event: missing type or data")
 	}
 	return &ev, nil

@@ -20,7 +20,16 @@ const (
 	EventMessageFailed      EventType = "message.failed"
 	EventMessageRead        EventType = "message.read"
 	EventMessageReceived    EventType = "message.received"
-	EventAll                EventType = "*"
+
+	// Customer-level events; see WebhookEvent for their data.
+	EventCustomerCreated    EventType = "customer.created"
+	EventCustomerMerged     EventType = "customer.merged"
+	EventConversationOpened EventType = "conversation.opened"
+	EventConversationClosed EventType = "conversation.closed"
+	EventCustomerOptedOut   EventType = "customer.opted_out"
+	EventCustomerOptedIn    EventType = "customer.opted_in"
+
+	EventAll EventType = "*"
 )
 
 // WebhookEndpoint is a URL that receives signed status events.

@@ -31,7 +31,13 @@ const cannedMessage = `{
   "attempts": 0,
   "sequence": 1,
   "created_at": "2026-11-23T06:00:00.123456789Z",
-  "updated_at": "2026-11-23T06:00:00.123456789Z"
+  "updated_at": "2026-11-23T06:00:00.123456789Z",
+  "customer_id": "0193f6a2-5c00-7000-8000-000000000c01",
+  "conversation_id": "0193f6a2-5d00-7000-8000-000000000d01",
+  "category": null,
+  "routing": null,
+  "parent_id": null,
+  "deferred_until": null
 }`
 
 const validProblem = `{"type":"https://switchboard.dev/problems/malformed-json","title":"Malformed request body",` +
