@@ -151,6 +151,13 @@ func (fakeStore) PutAccountSettings(context.Context, string, sb.AccountSettings)
 func (fakeStore) ResolveIdentity(_ context.Context, _ string, ch sb.Channel, a string) (sb.Resolution, error) {
 	return sb.Resolution{CustomerID: fakeCustomer, IdentityID: "i1", OptedOut: a == "+79990000001"}, nil
 }
+func (f fakeStore) Attach(ctx context.Context, a routing.AttachRequest) (sb.Resolution, sb.Join, error) {
+	res, _ := f.ResolveIdentity(ctx, a.AccountID, a.Channel, a.Address)
+	if res.OptedOut {
+		return res, sb.Join{}, nil
+	}
+	return res, sb.Join{ConversationID: fakeConv}, nil
+}
 func (fakeStore) JoinConversation(context.Context, routing.JoinRequest) (sb.Join, error) {
 	return sb.Join{ConversationID: fakeConv}, nil
 }

@@ -45,7 +45,7 @@ func customerAccount(t testing.TB) (*postgres.DB, *pgx.Conn, string) {
 }
 
 // interact attaches one message on (ch, address) to its customer and
-// conversation the way the API does: resolve, join, insert, and start over
+// conversation the way the API does: attach, insert, and start over
 // when a concurrent merge removed the customer in between.
 func interact(ctx context.Context, db *postgres.DB, account string, ch sb.Channel, address string, dir sb.Direction) (*sb.Message, error) {
 	m := &sb.Message{AccountID: account, Channel: ch, Direction: dir, Text: "hi", Provider: "sandbox"}
@@ -59,12 +59,8 @@ func interact(ctx context.Context, db *postgres.DB, account string, ch sb.Channe
 		m.From, m.To, m.Status = ours, address, sb.StatusAccepted
 	}
 	err := routing.Retry(ctx, func() error {
-		res, err := db.ResolveIdentity(ctx, account, ch, address)
-		if err != nil {
-			return err
-		}
-		j, err := db.JoinConversation(ctx, routing.JoinRequest{AccountID: account, CustomerID: res.CustomerID, IdentityID: res.IdentityID,
-			Channel: ch, Direction: dir, InboundTo: ours, At: time.Now(), Idle: 24 * time.Hour})
+		res, j, err := db.Attach(ctx, routing.AttachRequest{AccountID: account, Channel: ch, Address: address,
+			Direction: dir, InboundTo: ours, At: time.Now(), Idle: 24 * time.Hour})
 		if err != nil {
 			return err
 		}

@@ -105,10 +105,85 @@ func (db *DB) ResolveIdentity(ctx context.Context, accountID string, ch sb.Chann
 	var res sb.Resolution
 	err := routing.Retry(ctx, func() error {
 		var err error
-		res, err = db.resolveIdentity(ctx, accountID, ch, address)
+		res, _, err = db.resolveIdentity(ctx, accountID, ch, address, nil)
 		return err
 	})
 	return res, err
+}
+
+// Attach resolves an interaction's identity and joins its conversation. For
+// a known identity with an open, recent conversation — nearly every
+// interaction — that is one statement, which writes the conversation and
+// identity rows only when something visible changes (a new channel, an
+// inbound message) or their activity time is more than a hundredth of the
+// inactivity period old. An opted-out identity joins nothing: the send will
+// be refused.
+func (db *DB) Attach(ctx context.Context, a routing.AttachRequest) (sb.Resolution, sb.Join, error) {
+	var res sb.Resolution
+	var join sb.Join
+	err := routing.Retry(ctx, func() error {
+		var err error
+		res, join, err = db.attach(ctx, a)
+		return err
+	})
+	return res, join, err
+}
+
+func (db *DB) attach(ctx context.Context, a routing.AttachRequest) (sb.Resolution, sb.Join, error) {
+	var res sb.Resolution
+	var join sb.Join
+	at := a.At.UTC().Truncate(time.Microsecond)
+	inbound := a.Direction == sb.Inbound
+	var conv *string
+	err := db.fast.QueryRow(ctx, `WITH i AS (
+			SELECT i.id, i.customer_id, coalesce(i.last_inbound_to, '') AS lit, i.last_seen_at,
+				EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = i.account_id AND o.channel = i.channel AND o.address = i.address) AS opted
+			FROM identities i WHERE i.account_id = $1 AND i.channel = $2 AND i.address = $3),
+		c AS (
+			SELECT c.id, c.last_activity_at, c.current_channel, c.channels, c.last_inbound_channel
+			FROM conversations c JOIN i ON c.customer_id = i.customer_id
+			WHERE NOT i.opted AND c.status = 'open' AND c.last_activity_at > $4::timestamptz - $7::interval),
+		cu AS (
+			UPDATE conversations SET last_activity_at = greatest(conversations.last_activity_at, $4), updated_at = $4, current_channel = $2,
+				channels = CASE WHEN $2 = ANY(conversations.channels) THEN conversations.channels ELSE conversations.channels || $2::text END,
+				last_inbound_channel = CASE WHEN $5 THEN $2 ELSE conversations.last_inbound_channel END
+			FROM c WHERE conversations.id = c.id AND conversations.status = 'open'
+			  AND (c.last_activity_at < $4::timestamptz - $7::interval / 100 OR c.current_channel <> $2 OR NOT $2 = ANY(c.channels)
+			       OR ($5 AND c.last_inbound_channel IS DISTINCT FROM $2))),
+		iu AS (
+			UPDATE identities SET last_seen_at = $4,
+				last_inbound_at = CASE WHEN $5 THEN $4 ELSE identities.last_inbound_at END,
+				last_inbound_to = CASE WHEN $5 AND $6 <> '' THEN $6 ELSE identities.last_inbound_to END
+			FROM i WHERE identities.id = i.id AND EXISTS (SELECT 1 FROM c)
+			  AND ($5 OR i.last_seen_at IS NULL OR i.last_seen_at < $4::timestamptz - $7::interval / 100))
+		SELECT i.id, i.customer_id, i.opted, i.lit, (SELECT c.id::text FROM c LIMIT 1) FROM i`,
+		a.AccountID, a.Channel, a.Address, at, inbound, a.InboundTo, a.Idle).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo, &conv)
+	jr := routing.JoinRequest{AccountID: a.AccountID, Channel: a.Channel, Direction: a.Direction, InboundTo: a.InboundTo, At: at, Idle: a.Idle}
+	switch {
+	case err == nil && res.OptedOut:
+		return res, join, nil
+	case err == nil && conv != nil:
+		join.ConversationID = *conv
+		return res, join, nil
+	case err == nil:
+		jr.CustomerID, jr.IdentityID = res.CustomerID, res.IdentityID
+		join, err = db.joinSlow(ctx, jr)
+		return res, join, err
+	case !errors.Is(err, pgx.ErrNoRows):
+		return res, join, customerGone(fmt.Errorf("attach: %w", err))
+	}
+	// First contact: the customer, identity and conversation in one
+	// transaction where the customer is new.
+	res, joined, err := db.resolveIdentity(ctx, a.AccountID, a.Channel, a.Address, &jr)
+	if err != nil || res.OptedOut {
+		return res, sb.Join{}, err
+	}
+	if joined != nil {
+		return res, *joined, nil
+	}
+	jr.CustomerID, jr.IdentityID = res.CustomerID, res.IdentityID
+	join, err = db.JoinConversation(ctx, jr)
+	return res, join, err
 }
 
 const identityLookup = `SELECT i.id, i.customer_id,
@@ -116,60 +191,75 @@ const identityLookup = `SELECT i.id, i.customer_id,
 		coalesce(i.last_inbound_to, '')
 	FROM identities i WHERE i.account_id = $1 AND i.channel = $2 AND i.address = $3`
 
-func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Channel, address string) (sb.Resolution, error) {
+// resolveIdentity is ResolveIdentity; with join set, a customer it creates
+// also gets its first conversation in the same transaction (returned;
+// nil when the customer already existed).
+func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Channel, address string, join *routing.JoinRequest) (sb.Resolution, *sb.Join, error) {
 	var res sb.Resolution
-	err := db.pool.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo)
-	if err == nil {
-		return res, nil
+	if join == nil { // Attach has just looked
+		err := db.fast.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo)
+		if err == nil {
+			return res, nil, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return res, nil, fmt.Errorf("find identity: %w", err)
+		}
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return res, fmt.Errorf("find identity: %w", err)
-	}
-	tx, err := db.pool.Begin(ctx)
+	tx, err := db.fast.Begin(ctx)
 	if err != nil {
-		return res, fmt.Errorf("begin: %w", err)
+		return res, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, matchKey(accountID, ch, address)); err != nil {
-		return res, fmt.Errorf("lock identity: %w", err)
+		return res, nil, fmt.Errorf("lock identity: %w", err)
 	}
 	err = tx.QueryRow(ctx, identityLookup, accountID, ch, address).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo)
 	if err == nil {
-		return res, nil // created by whoever held the lock before us
+		return res, nil, nil // created by whoever held the lock before us
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return res, fmt.Errorf("find identity: %w", err)
+		return res, nil, fmt.Errorf("find identity: %w", err)
 	}
 	now := db.now()
 	if ch.UsesPhoneNumbers() {
 		err = tx.QueryRow(ctx, `SELECT customer_id FROM identities WHERE account_id = $1 AND address = $2
 			AND channel IN ('sms', 'whatsapp', 'voice') ORDER BY created_at LIMIT 1`, accountID, address).Scan(&res.CustomerID)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return res, fmt.Errorf("find number: %w", err)
+			return res, nil, fmt.Errorf("find number: %w", err)
 		}
 	}
 	if res.CustomerID == "" {
 		c := &sb.Customer{ID: newID(), AccountID: accountID, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.Exec(ctx, `INSERT INTO customers (id, account_id, created_at, updated_at) VALUES ($1, $2, $3, $3)`,
 			c.ID, accountID, now); err != nil {
-			return res, fmt.Errorf("create customer: %w", err)
+			return res, nil, fmt.Errorf("create customer: %w", err)
 		}
 		res.CustomerID, res.CustomerCreated = c.ID, true
 		c.Identities = []sb.Identity{{Channel: ch, Address: address, CreatedAt: now}}
 		if res.Deliveries, err = db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: accountID, CustomerID: c.ID, Type: sb.EventCustomerCreated,
 			Data: mustJSON(map[string]any{"channel": ch, "address": address}), CreatedAt: now}, c); err != nil {
-			return res, err
+			return res, nil, err
 		}
 	}
 	res.IdentityID = newID()
 	if _, err := tx.Exec(ctx, `INSERT INTO identities (id, account_id, customer_id, channel, address, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		res.IdentityID, accountID, res.CustomerID, ch, address, now); err != nil {
-		return res, customerGone(fmt.Errorf("create identity: %w", err))
+		return res, nil, customerGone(fmt.Errorf("create identity: %w", err))
+	}
+	var joined *sb.Join
+	if join != nil && res.CustomerCreated {
+		j := *join
+		j.CustomerID, j.IdentityID = res.CustomerID, res.IdentityID
+		opened, err := db.openConversation(ctx, tx, j, false)
+		if err != nil {
+			return res, nil, err
+		}
+		joined = &opened
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return res, customerGone(fmt.Errorf("commit identity: %w", err))
+		return res, nil, customerGone(fmt.Errorf("commit identity: %w", err))
 	}
-	return res, nil
+	return res, joined, nil
 }
 
 // lockCustomer takes a FOR KEY SHARE lock on a customer for the rest of
@@ -205,7 +295,7 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 	var out sb.Join
 	at := j.At.UTC().Truncate(time.Microsecond)
 	inbound := j.Direction == sb.Inbound
-	err := db.pool.QueryRow(ctx, `WITH idn AS (
+	err := db.fast.QueryRow(ctx, `WITH idn AS (
 			UPDATE identities SET last_seen_at = $4,
 				last_inbound_at = CASE WHEN $5 THEN $4 ELSE last_inbound_at END,
 				last_inbound_to = CASE WHEN $5 AND $6 <> '' THEN $6 ELSE last_inbound_to END
@@ -221,9 +311,16 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return out, customerGone(fmt.Errorf("join conversation: %w", err))
 	}
-	tx, err := db.pool.Begin(ctx)
+	return db.joinSlow(ctx, j)
+}
+
+// joinSlow closes the customer's idle conversation, if any, and opens a
+// new one (or joins the one a concurrent caller just opened).
+func (db *DB) joinSlow(ctx context.Context, j routing.JoinRequest) (sb.Join, error) {
+	j.At = j.At.UTC().Truncate(time.Microsecond)
+	tx, err := db.fast.Begin(ctx)
 	if err != nil {
-		return out, fmt.Errorf("begin: %w", err)
+		return sb.Join{}, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	// Take the customer's key-share lock first: a merge holding the
@@ -231,22 +328,40 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 	// (otherwise each waits on the other), and a merge that removed it
 	// makes us resolve again.
 	if err := lockCustomer(ctx, tx, j.AccountID, j.CustomerID); err != nil {
+		return sb.Join{}, err
+	}
+	out, err := db.openConversation(ctx, tx, j, true)
+	if err != nil {
 		return out, err
 	}
-	// Close the idle open conversation, if any.
-	closed, err := scanConversations(tx.Query(ctx, `UPDATE conversations SET status = 'closed', closed_at = $3, closed_reason = 'inactivity', updated_at = $3
-		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3::timestamptz - $4::interval
-		RETURNING `+conversationColumns, j.AccountID, j.CustomerID, at, j.Idle))
-	if err != nil {
-		return out, fmt.Errorf("close idle conversation: %w", err)
+	if err := tx.Commit(ctx); err != nil {
+		return out, customerGone(fmt.Errorf("commit conversation: %w", err))
 	}
-	for _, c := range closed {
-		d, err := db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: c.AccountID, CustomerID: c.CustomerID, ConversationID: c.ID,
-			Type: sb.EventConversationClosed, Data: mustJSON(map[string]string{"reason": "inactivity"}), CreatedAt: at}, c)
+	return out, nil
+}
+
+// openConversation, inside tx, closes the customer's idle open
+// conversation (when closeIdle), opens a new one or joins the open one,
+// and notes the interaction on the identity.
+func (db *DB) openConversation(ctx context.Context, tx pgx.Tx, j routing.JoinRequest, closeIdle bool) (sb.Join, error) {
+	var out sb.Join
+	at := j.At.UTC().Truncate(time.Microsecond)
+	inbound := j.Direction == sb.Inbound
+	if closeIdle {
+		closed, err := scanConversations(tx.Query(ctx, `UPDATE conversations SET status = 'closed', closed_at = $3::timestamptz, closed_reason = 'inactivity', updated_at = $3::timestamptz
+			WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3::timestamptz - $4::interval
+			RETURNING `+conversationColumns, j.AccountID, j.CustomerID, at, j.Idle))
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("close idle conversation: %w", err)
 		}
-		out.Deliveries = append(out.Deliveries, d...)
+		for _, c := range closed {
+			d, err := db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: c.AccountID, CustomerID: c.CustomerID, ConversationID: c.ID,
+				Type: sb.EventConversationClosed, Data: mustJSON(map[string]string{"reason": "inactivity"}), CreatedAt: at}, c)
+			if err != nil {
+				return out, err
+			}
+			out.Deliveries = append(out.Deliveries, d...)
+		}
 	}
 	var inboundCh *sb.Channel
 	if inbound {
@@ -296,9 +411,6 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 			WHERE id = $1`, j.IdentityID, at, inbound, j.InboundTo); err != nil {
 			return out, fmt.Errorf("note identity: %w", err)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return out, customerGone(fmt.Errorf("commit conversation: %w", err))
 	}
 	return out, nil
 }

@@ -25,6 +25,10 @@ type Store interface {
 	// conversation, closing an idle one and opening a new one as needed,
 	// and notes the interaction on the identity.
 	JoinConversation(ctx context.Context, j JoinRequest) (sb.Join, error)
+	// Attach is ResolveIdentity and JoinConversation in one, for an
+	// interaction addressed by (channel, address): one statement for a
+	// known identity with a recent open conversation.
+	Attach(ctx context.Context, a AttachRequest) (sb.Resolution, sb.Join, error)
 	GetCustomer(ctx context.Context, accountID, id string) (*sb.Customer, error)
 	GetConversation(ctx context.Context, accountID, id string) (*sb.Conversation, error)
 	OptOut(ctx context.Context, o sb.OptOut) (created bool, deliveries []string, err error)
@@ -41,6 +45,18 @@ type JoinRequest struct {
 	InboundTo  string // our address an inbound message was sent to
 	At         time.Time
 	Idle       time.Duration // the account's inactivity period
+}
+
+// AttachRequest is an interaction by address: who it is with and how it
+// joins their conversation.
+type AttachRequest struct {
+	AccountID string
+	Channel   sb.Channel
+	Address   string
+	Direction sb.Direction
+	InboundTo string
+	At        time.Time
+	Idle      time.Duration
 }
 
 // Service applies the routing rules: who a message belongs to, which
@@ -139,26 +155,34 @@ func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, e
 		return nil, err
 	}
 	out := &Outbound{Channel: r.Channel, From: r.From}
-	var identityID string
 	var customer *sb.Customer
+	now := s.now()
 	if r.CustomerID != "" {
 		if customer, err = s.store.GetCustomer(ctx, r.AccountID, r.CustomerID); err != nil {
 			return nil, err
 		}
-		var id *sb.Identity
-		if id, err = s.pick(customer, st, r, out); err != nil {
+		id, err := s.pick(customer, st, r, out)
+		if err != nil {
 			return nil, err
 		}
-		identityID, out.To, out.CustomerID = id.ID, id.Address, customer.ID
+		out.To, out.CustomerID = id.Address, customer.ID
+		j, err := s.store.JoinConversation(ctx, JoinRequest{AccountID: r.AccountID, CustomerID: out.CustomerID, IdentityID: id.ID,
+			Channel: out.Channel, Direction: sb.Outbound, At: now, Idle: st.ConversationInactivity})
+		if err != nil {
+			return nil, err
+		}
+		out.ConversationID, out.Deliveries = j.ConversationID, j.Deliveries
 	} else {
-		res, err := s.store.ResolveIdentity(ctx, r.AccountID, r.Channel, r.To)
+		res, j, err := s.store.Attach(ctx, AttachRequest{AccountID: r.AccountID, Channel: r.Channel, Address: r.To,
+			Direction: sb.Outbound, At: now, Idle: st.ConversationInactivity})
 		if err != nil {
 			return nil, err
 		}
 		if res.OptedOut {
 			return nil, optedOut(r.Channel, r.To)
 		}
-		identityID, out.To, out.CustomerID, out.Deliveries = res.IdentityID, r.To, res.CustomerID, res.Deliveries
+		out.To, out.CustomerID, out.ConversationID = r.To, res.CustomerID, j.ConversationID
+		out.Deliveries = append(res.Deliveries, j.Deliveries...)
 		if out.From == "" {
 			// Reply from the address they wrote to, else the default.
 			out.From = res.LastInboundTo
@@ -177,15 +201,8 @@ func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, e
 				return nil, err
 			}
 		}
-		out.DeferredUntil = QuietUntil(*st.QuietHours, customer.Timezone, s.now())
+		out.DeferredUntil = QuietUntil(*st.QuietHours, customer.Timezone, now)
 	}
-	j, err := s.store.JoinConversation(ctx, JoinRequest{AccountID: r.AccountID, CustomerID: out.CustomerID, IdentityID: identityID,
-		Channel: out.Channel, Direction: sb.Outbound, At: s.now(), Idle: st.ConversationInactivity})
-	if err != nil {
-		return nil, err
-	}
-	out.ConversationID = j.ConversationID
-	out.Deliveries = append(out.Deliveries, j.Deliveries...)
 	return out, nil
 }
 
@@ -336,14 +353,19 @@ func (s *Service) Inbound(ctx context.Context, m *sb.Message) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.store.ResolveIdentity(ctx, m.AccountID, m.Channel, m.From)
+	res, j, err := s.store.Attach(ctx, AttachRequest{AccountID: m.AccountID, Channel: m.Channel, Address: m.From,
+		Direction: sb.Inbound, InboundTo: m.To, At: s.now(), Idle: st.ConversationInactivity})
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.store.JoinConversation(ctx, JoinRequest{AccountID: m.AccountID, CustomerID: res.CustomerID, IdentityID: res.IdentityID,
-		Channel: m.Channel, Direction: sb.Inbound, InboundTo: m.To, At: s.now(), Idle: st.ConversationInactivity})
-	if err != nil {
-		return nil, err
+	if j.ConversationID == "" {
+		// An opted-out identity writing in (START, or anything else) still
+		// belongs to the thread.
+		jr := JoinRequest{AccountID: m.AccountID, CustomerID: res.CustomerID, IdentityID: res.IdentityID,
+			Channel: m.Channel, Direction: sb.Inbound, InboundTo: m.To, At: s.now(), Idle: st.ConversationInactivity}
+		if j, err = s.store.JoinConversation(ctx, jr); err != nil {
+			return nil, err
+		}
 	}
 	m.CustomerID, m.ConversationID = res.CustomerID, j.ConversationID
 	return append(res.Deliveries, j.Deliveries...), nil

@@ -112,10 +112,15 @@ func (a *api) send(ctx context.Context, from, to, text string) (string, error) {
 	return id, nil
 }
 
+// recipients is how many distinct numbers randomTo draws from: with the
+// default nearly every message is a first contact (a new customer, identity
+// and conversation); a small pool measures repeat customers.
+var recipients = 10_000_000
+
 // randomTo is a +1 555 number: a possible but unassigned NANP number, which
 // the sandbox carrier delivers.
 func randomTo(r *rand.Rand) string {
-	return "+1555" + fmt.Sprintf("%07d", r.IntN(10_000_000))
+	return "+1555" + fmt.Sprintf("%07d", r.IntN(recipients))
 }
 
 type loadResult struct {

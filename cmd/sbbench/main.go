@@ -91,7 +91,9 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "server's pprof base URL (SWITCHBOARD_PPROF_ADDR); when set, CPU profiles of phase 1's sending and of the drain are saved")
 	flag.StringVar(&o.pprofDir, "pprof-dir", ".", "where to save CPU profiles")
 	flag.IntVar(&o.pprofSeconds, "pprof-seconds", 4, "length of each CPU profile")
+	flag.IntVar(&recipients, "recipients", recipients, "distinct recipient numbers (1 to 10000000); the default makes nearly every send a first contact")
 	flag.Parse()
+	recipients = min(max(recipients, 1), 10_000_000)
 	if o.key == "" || o.dbURL == "" || o.redisURL == "" {
 		fmt.Fprintln(os.Stderr, "sbbench: -key, -db and -redis (or SB_KEY, SWITCHBOARD_DATABASE_URL, SWITCHBOARD_REDIS_URL) are required")
 		os.Exit(2)
