@@ -418,7 +418,7 @@ func (db *DB) openConversation(ctx context.Context, tx pgx.Tx, j routing.JoinReq
 // conversationColumns and scanConversation read a conversation row; the
 // message count is computed, not stored, so replays and merges keep it true.
 const conversationColumns = `id, account_id, customer_id, status, channels, current_channel,
-	coalesce(last_inbound_channel, ''), (SELECT count(*) FROM messages mc WHERE mc.conversation_id = conversations.id),
+	coalesce(last_inbound_channel, ''), (SELECT count(*) FROM messages mc WHERE mc.conversation_id = conversations.id AND mc.provider <> 'failover'),
 	last_activity_at, closed_at, coalesce(closed_reason, ''), created_at, updated_at`
 
 func scanConversation(row pgx.Row, extra ...any) (*sb.Conversation, error) {

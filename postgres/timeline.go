@@ -20,8 +20,10 @@ const timelineCustomer = `(SELECT id FROM customers WHERE account_id = $1 AND id
 // a customer with ten interactions or a million.
 const (
 	timelineExistsSQL   = `SELECT ` + timelineCustomer + `::text`
+	// A failover parent is the plan, not something the customer received:
+	// its steps are on the timeline, it is not.
 	timelineMessagesSQL = `SELECT ` + messageColumns + ` FROM messages
-		WHERE customer_id = ` + timelineCustomer + ` AND id < $3 ORDER BY id DESC LIMIT $4`
+		WHERE customer_id = ` + timelineCustomer + ` AND id < $3 AND provider <> 'failover' ORDER BY id DESC LIMIT $4`
 	timelineEventsSQL = `SELECT id, account_id, customer_id, coalesce(conversation_id::text, ''), type, data, created_at FROM customer_events
 		WHERE customer_id = ` + timelineCustomer + ` AND id < $3 ORDER BY id DESC LIMIT $4`
 )

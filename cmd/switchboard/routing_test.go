@@ -422,6 +422,21 @@ func TestRoutingFailover(t *testing.T) {
 		if step.Channel != "whatsapp" || step.ParentID == nil || *step.ParentID != p.ID || step.CustomerID != p.CustomerID {
 			t.Fatalf("step message %+v", step)
 		}
+		// The timeline shows what the customer received: the step, not the parent.
+		var tl rlist[struct {
+			Type    string `json:"type"`
+			Message *rmsg  `json:"message"`
+		}]
+		c.must(http.StatusOK, "GET", "/v1/customers/"+p.CustomerID+"/timeline", nil, &tl)
+		var onTimeline []string
+		for _, e := range tl.Data {
+			if e.Message != nil {
+				onTimeline = append(onTimeline, e.Message.ID)
+			}
+		}
+		if len(onTimeline) != 1 || onTimeline[0] != step.ID {
+			t.Fatalf("timeline messages %v, want only the step %s", onTimeline, step.ID)
+		}
 		time.Sleep(6 * time.Second) // past the timer: still nothing on SMS
 		var list rlist[rmsg]
 		c.must(http.StatusOK, "GET", "/v1/messages?channel=sms&to=%2B79990002001", nil, &list)
