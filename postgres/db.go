@@ -126,5 +126,10 @@ func customerGone(err error) error {
 	if errors.As(err, &pe) && pe.Code == "23503" && (strings.Contains(pe.ConstraintName, "customer") || strings.Contains(pe.ConstraintName, "conversation")) {
 		return fmt.Errorf("%w: %s", sb.ErrCustomerGone, pe.ConstraintName)
 	}
+	// A deadlock between routing writes (a merge against a join, say):
+	// PostgreSQL aborted one side, which resolves again.
+	if errors.As(err, &pe) && pe.Code == "40P01" {
+		return fmt.Errorf("%w: %v", sb.ErrCustomerGone, err)
+	}
 	return err
 }

@@ -149,12 +149,16 @@ func (db *DB) attach(ctx context.Context, a routing.AttachRequest) (sb.Resolutio
 				last_inbound_channel = CASE WHEN $5 THEN $2 ELSE conversations.last_inbound_channel END
 			FROM c WHERE conversations.id = c.id AND conversations.status = 'open'
 			  AND (c.last_activity_at < $4::timestamptz - $7::interval / 100 OR c.current_channel <> $2 OR NOT $2 = ANY(c.channels)
-			       OR ($5 AND c.last_inbound_channel IS DISTINCT FROM $2))),
+			       OR ($5 AND c.last_inbound_channel IS DISTINCT FROM $2))
+			RETURNING conversations.id),
+		-- Reading cu in its condition makes the conversation update run
+		-- (and lock) before the identity's: every path locks conversation,
+		-- then identity, so concurrent first contacts cannot deadlock.
 		iu AS (
 			UPDATE identities SET last_seen_at = $4,
 				last_inbound_at = CASE WHEN $5 THEN $4 ELSE identities.last_inbound_at END,
 				last_inbound_to = CASE WHEN $5 AND $6 <> '' THEN $6 ELSE identities.last_inbound_to END
-			FROM i WHERE identities.id = i.id AND EXISTS (SELECT 1 FROM c)
+			FROM i WHERE identities.id = i.id AND EXISTS (SELECT 1 FROM c) AND (SELECT count(*) FROM cu) >= 0
 			  AND ($5 OR i.last_seen_at IS NULL OR i.last_seen_at < $4::timestamptz - $7::interval / 100))
 		SELECT i.id, i.customer_id, i.opted, i.lit, (SELECT c.id::text FROM c LIMIT 1) FROM i`,
 		a.AccountID, a.Channel, a.Address, at, inbound, a.InboundTo, a.Idle).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo, &conv)
@@ -295,16 +299,19 @@ func (db *DB) JoinConversation(ctx context.Context, j routing.JoinRequest) (sb.J
 	var out sb.Join
 	at := j.At.UTC().Truncate(time.Microsecond)
 	inbound := j.Direction == sb.Inbound
-	err := db.fast.QueryRow(ctx, `WITH idn AS (
+	// Conversation first, then identity, as everywhere (see Attach).
+	err := db.fast.QueryRow(ctx, `WITH cu AS (
+			UPDATE conversations SET last_activity_at = greatest(last_activity_at, $4), updated_at = $4, current_channel = $3,
+				channels = CASE WHEN $3 = ANY(channels) THEN channels ELSE channels || $3::text END,
+				last_inbound_channel = CASE WHEN $5 THEN $3 ELSE last_inbound_channel END
+			WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at > $4::timestamptz - $8::interval
+			RETURNING id),
+		idn AS (
 			UPDATE identities SET last_seen_at = $4,
 				last_inbound_at = CASE WHEN $5 THEN $4 ELSE last_inbound_at END,
 				last_inbound_to = CASE WHEN $5 AND $6 <> '' THEN $6 ELSE last_inbound_to END
-			WHERE id = NULLIF($7, '')::uuid AND account_id = $1)
-		UPDATE conversations SET last_activity_at = greatest(last_activity_at, $4), updated_at = $4, current_channel = $3,
-			channels = CASE WHEN $3 = ANY(channels) THEN channels ELSE channels || $3::text END,
-			last_inbound_channel = CASE WHEN $5 THEN $3 ELSE last_inbound_channel END
-		WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at > $4 - $8::interval
-		RETURNING id`, j.AccountID, j.CustomerID, j.Channel, at, inbound, j.InboundTo, j.IdentityID, j.Idle).Scan(&out.ConversationID)
+			WHERE id = NULLIF($7, '')::uuid AND account_id = $1 AND EXISTS (SELECT 1 FROM cu))
+		SELECT id FROM cu`, j.AccountID, j.CustomerID, j.Channel, at, inbound, j.InboundTo, j.IdentityID, j.Idle).Scan(&out.ConversationID)
 	if err == nil {
 		return out, nil
 	}
@@ -352,7 +359,7 @@ func (db *DB) openConversation(ctx context.Context, tx pgx.Tx, j routing.JoinReq
 			WHERE customer_id = $2 AND account_id = $1 AND status = 'open' AND last_activity_at <= $3::timestamptz - $4::interval
 			RETURNING `+conversationColumns, j.AccountID, j.CustomerID, at, j.Idle))
 		if err != nil {
-			return out, fmt.Errorf("close idle conversation: %w", err)
+			return out, customerGone(fmt.Errorf("close idle conversation: %w", err))
 		}
 		for _, c := range closed {
 			d, err := db.recordEvent(ctx, tx, sb.CustomerEvent{AccountID: c.AccountID, CustomerID: c.CustomerID, ConversationID: c.ID,
@@ -409,7 +416,7 @@ func (db *DB) openConversation(ctx context.Context, tx pgx.Tx, j routing.JoinReq
 				last_inbound_at = CASE WHEN $3 THEN $2 ELSE last_inbound_at END,
 				last_inbound_to = CASE WHEN $3 AND $4 <> '' THEN $4 ELSE last_inbound_to END
 			WHERE id = $1`, j.IdentityID, at, inbound, j.InboundTo); err != nil {
-			return out, fmt.Errorf("note identity: %w", err)
+			return out, customerGone(fmt.Errorf("note identity: %w", err))
 		}
 	}
 	return out, nil

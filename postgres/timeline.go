@@ -19,7 +19,7 @@ const timelineCustomer = `(SELECT id FROM customers WHERE account_id = $1 AND id
 // (customer_id, id DESC) index, and merges them: a page costs the same for
 // a customer with ten interactions or a million.
 const (
-	timelineExistsSQL   = `SELECT ` + timelineCustomer + `::text`
+	timelineExistsSQL = `SELECT ` + timelineCustomer + `::text`
 	// A failover parent is the plan, not something the customer received:
 	// its steps are on the timeline, it is not.
 	timelineMessagesSQL = `SELECT ` + messageColumns + ` FROM messages
