@@ -105,11 +105,17 @@ func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 				break
 			}
 			save.Child = w.stepMessage(parent, out)
+			// A marketing step held by quiet hours starts when they end,
+			// and the next step's timer runs from then.
+			started := now
+			if d := save.Child.DeferredUntil; d.After(now) {
+				started = d.UTC()
+			}
 			step := &plan.Steps[start]
-			step.MessageID, step.State, step.StartedAt, step.To, step.From = save.Child.ID, sb.StepSending, &now, out.To, out.From
+			step.MessageID, step.State, step.StartedAt, step.To, step.From = save.Child.ID, sb.StepSending, &started, out.To, out.From
 			plan.Current = start
 			if start+1 < len(plan.Steps) {
-				save.CheckAt = now.Add(plan.Steps[start+1].After)
+				save.CheckAt = started.Add(plan.Steps[start+1].After)
 			}
 			save.ConversationID = out.ConversationID
 			if len(out.Deliveries) > 0 {
@@ -141,7 +147,14 @@ func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 				w.log.WarnContext(ctx, "enqueue webhooks", "err", err)
 			}
 		}
-		if c := save.Child; c != nil {
+		switch c := save.Child; {
+		case c == nil:
+		case c.DeferredUntil.After(now):
+			ref := sb.MessageRef{ID: c.ID, AccountID: c.AccountID, Channel: c.Channel, From: c.From}
+			if err := w.client.ScheduleRelease(ctx, ref, c.DeferredUntil); err != nil {
+				w.log.WarnContext(ctx, "schedule deferred step; the sweeper sends it when due", "message_id", c.ID, "err", err)
+			}
+		default:
 			w.release(ctx, []*sb.Message{c})
 		}
 		if !plan.Done {

@@ -625,6 +625,10 @@ func TestRoutingQuietHours(t *testing.T) {
 			"text": "Black Friday: 30% off", "category": category})
 	}
 	held, dropped := send(inTokyo, "marketing"), send(leaving, "marketing")
+	// A marketing failover's first step is held the same way, and the next
+	// step's timer runs from when it goes out.
+	fo := c.send(map[string]any{"to": map[string]string{"customer_id": inTokyo}, "text": "Black Friday: 30% off", "category": "marketing",
+		"failover": []map[string]string{{"channel": "sms", "from": "+15005550000"}, {"channel": "whatsapp", "from": "+15005550000", "after": "2m"}}})
 	if held.DeferredUntil == nil {
 		t.Fatalf("marketing send in quiet hours not deferred: %+v", held)
 	}
@@ -640,8 +644,13 @@ func TestRoutingQuietHours(t *testing.T) {
 	}
 	// Opting out while held: the worker fails that one instead of sending.
 	c.must(http.StatusCreated, "POST", "/v1/opt-outs", map[string]string{"channel": "sms", "address": "+81345678902"}, nil)
+	step := c.waitMessage(fo.ID, "the failover's first step", 10*time.Second, func(m rmsg) bool { return m.Failover.Steps[0].MessageID != nil })
+	if first := c.message(*step.Failover.Steps[0].MessageID); first.DeferredUntil == nil || first.Status != "accepted" {
+		t.Fatalf("failover step in quiet hours: %+v", first)
+	}
 	wait := time.Until(end) + 15*time.Second
 	c.waitMessage(held.ID, "the held message to go out after quiet hours", wait, func(m rmsg) bool { return m.Status == "delivered" })
+	c.waitMessage(fo.ID, "the held failover step to win", 15*time.Second, func(m rmsg) bool { return m.Failover.Winner != nil && *m.Failover.Winner == 0 })
 	m := c.waitMessage(dropped.ID, "the opted-out held message to fail", 10*time.Second, func(m rmsg) bool { return m.Status == "failed" })
 	if m.ErrorCode == nil || *m.ErrorCode != "opted_out" {
 		t.Fatalf("held message after opt-out: %+v", m)
