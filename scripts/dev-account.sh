@@ -28,4 +28,9 @@ cat <<MSG
       -H "Authorization: Bearer \$SB_KEY" -H 'Content-Type: application/json' \\
       -d '{"channel":"sms","from":"+15551234567","to":"+15005550000","text":"STOP"}'
 
+  The customer behind +15551234567, their open conversation, and the opt-out STOP made:
+    curl -s 'http://localhost:$port/v1/customers?identity=sms:%2B15551234567' -H "Authorization: Bearer \$SB_KEY"
+    curl -s 'http://localhost:$port/v1/conversations?status=open' -H "Authorization: Bearer \$SB_KEY"
+    curl -s http://localhost:$port/v1/opt-outs -H "Authorization: Bearer \$SB_KEY"
+
 MSG
