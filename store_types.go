@@ -37,13 +37,17 @@ type EndpointUpdate struct {
 }
 
 // FailoverSave is one step of a failover parent's progress, saved only if
-// the stored plan still has Version: the new plan, a step message to
-// insert, a status for the parent, and when to look again.
+// the stored plan still has Version and the step messages still have the
+// Observed statuses: the new plan, a step message to insert, step messages
+// to cancel before they are sent, a status for the parent, and when to
+// look again.
 type FailoverSave struct {
 	ParentID       string
 	Version        int
+	Observed       map[string]Status
 	Plan           *FailoverPlan
 	Child          *Message
+	Cancel         []string
 	ConversationID string // the parent joins its first step's conversation
 	Status         Status
 	ErrorCode      string

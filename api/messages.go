@@ -45,6 +45,8 @@ const (
 	maxMediaURLs     = 10
 	maxFailoverSteps = 5
 	maxFailoverAfter = 24 * time.Hour
+
+	defaultFailoverAfter = time.Minute
 )
 
 // fieldErrors collects every field error of a request rather than stopping
@@ -212,7 +214,9 @@ func (s *Server) failoverPlan(raw json.RawMessage, m *sb.Message, customer bool,
 			fields.add(f, "after and unless apply to the steps after the first: they say when to move on from the step before")
 		}
 		if i > 0 {
-			step.Unless = sb.StatusDelivered
+			// Without after, a step waits a minute for the one before: long
+			// enough for a carrier's receipt, short enough for an OTP.
+			step.Unless, step.After = sb.StatusDelivered, defaultFailoverAfter
 			if st.Unless != nil {
 				switch *st.Unless {
 				case sb.StatusSent, sb.StatusDelivered, sb.StatusRead:
@@ -365,19 +369,25 @@ func (s *Server) writeReplay(c *gin.Context, replay *sb.Replay, prefix string) {
 // identity, no sender) are refused up front when that leaves none.
 func (s *Server) sendFailover(c *gin.Context, m *sb.Message, idem *sb.Idempotency) {
 	ctx := c.Request.Context()
-	plan, err := s.cfg.Routing.PlanFailover(ctx, m)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	m.ID = uuid.Must(uuid.NewV7()).String()
-	m.Failover, m.Provider, m.Encoding, m.Segments = plan.Plan, sb.ProviderFailover, "", 0
-	m.Routing = &sb.RoutingDecision{Mode: "failover", Channel: m.Channel, Reason: "step"}
-	created, replay, _, err := s.store.CreateMessage(ctx, m, idem, func(m *sb.Message) (int, []byte, error) {
-		b, err := json.Marshal(m)
-		return http.StatusAccepted, b, err
+	var created *sb.Message
+	var replay *sb.Replay
+	customer := m.CustomerID
+	err := routing.Retry(ctx, func() error {
+		m.CustomerID = customer // an address resolves again after a merge
+		plan, err := s.cfg.Routing.PlanFailover(ctx, m)
+		if err != nil {
+			return err
+		}
+		s.enqueueWebhooks(c, plan.Deliveries)
+		m.ID = uuid.Must(uuid.NewV7()).String()
+		m.Failover, m.Provider, m.Encoding, m.Segments = plan.Plan, sb.ProviderFailover, "", 0
+		m.Routing = &sb.RoutingDecision{Mode: "failover", Channel: m.Channel, Reason: "step"}
+		created, replay, _, err = s.store.CreateMessage(ctx, m, idem, func(m *sb.Message) (int, []byte, error) {
+			b, err := json.Marshal(m)
+			return http.StatusAccepted, b, err
+		})
+		return err
 	})
-	s.enqueueWebhooks(c, plan.Deliveries)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -182,13 +182,21 @@ func (s *Server) sandboxInbound(c *gin.Context) {
 // (with the confirmation sent back on the same channel).
 func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
 	ctx := c.Request.Context()
-	var created *sb.Message
+	var created, reply *sb.Message
 	err := routing.Retry(ctx, func() error {
 		hooks, err := s.cfg.Routing.Inbound(ctx, m)
 		s.enqueueWebhooks(c, hooks)
 		if err != nil {
 			return err
 		}
+		// An opt-out is recorded before the message that asked for it:
+		// if the store fails in between, the provider's retry finds the
+		// opt-out in place (recording it again is a no-op), and no STOP is
+		// ever stored without taking effect.
+		if reply, hooks, err = s.cfg.Routing.Keywords(ctx, m); err != nil {
+			return err
+		}
+		s.enqueueWebhooks(c, hooks)
 		m.ID = uuid.Must(uuid.NewV7()).String()
 		if m.ProviderMessageID == "" || strings.HasPrefix(m.ProviderMessageID, "SBIN") {
 			m.ProviderMessageID = "SBIN" + m.ID
@@ -198,11 +206,6 @@ func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
 		s.enqueueWebhooks(c, deliveries)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	reply, hooks, err := s.cfg.Routing.Keywords(ctx, created)
-	s.enqueueWebhooks(c, hooks)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,50 @@ func (db *DB) SaveFailover(ctx context.Context, s sb.FailoverSave) (bool, []stri
 	if tag.RowsAffected() == 0 {
 		return false, nil, nil
 	}
+	// The decision was made on these statuses: hold the step messages (a
+	// receipt or a claim waits for our commit) and give up if one moved.
+	if len(s.Observed) > 0 {
+		ids := make([]string, 0, len(s.Observed))
+		for id := range s.Observed {
+			ids = append(ids, id)
+		}
+		rows, err := tx.Query(ctx, `SELECT id::text, status FROM messages WHERE id = ANY($1) ORDER BY id FOR SHARE`, ids)
+		if err != nil {
+			return false, nil, fmt.Errorf("lock failover steps: %w", err)
+		}
+		changed := false
+		for rows.Next() {
+			var id string
+			var st sb.Status
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return false, nil, err
+			}
+			changed = changed || s.Observed[id] != st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return false, nil, err
+		}
+		if changed {
+			return false, nil, nil
+		}
+	}
+	var hooks []string
+	if len(s.Cancel) > 0 {
+		// Held above as accepted or queued: none of them reached a provider.
+		items := make([]sb.ChangeItem, len(s.Cancel))
+		for i, id := range s.Cancel {
+			items[i] = sb.ChangeItem{ID: id, ErrorCode: "failover_cancelled", ErrorMessage: "another failover step went out instead"}
+		}
+		res, err := db.transitionMany(ctx, tx, sb.StatusFailed, items)
+		if err != nil {
+			return false, nil, err
+		}
+		for _, r := range res {
+			hooks = append(hooks, r.Deliveries...)
+		}
+	}
 	if c := s.Child; c != nil {
 		now := db.now()
 		c.CreatedAt, c.UpdatedAt, c.Sequence = now, now, 1
@@ -43,7 +87,6 @@ func (db *DB) SaveFailover(ctx context.Context, s sb.FailoverSave) (bool, []stri
 			return false, nil, err
 		}
 	}
-	var hooks []string
 	if s.Status != "" {
 		res, err := db.transitionMany(ctx, tx, s.Status, []sb.ChangeItem{{ID: s.ParentID, ErrorCode: s.ErrorCode, ErrorMessage: s.ErrorMessage}})
 		if err != nil {

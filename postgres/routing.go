@@ -142,7 +142,10 @@ func (db *DB) attach(ctx context.Context, a routing.AttachRequest) (sb.Resolutio
 		c AS (
 			SELECT c.id, c.last_activity_at, c.current_channel, c.channels, c.last_inbound_channel
 			FROM conversations c JOIN i ON c.customer_id = i.customer_id
-			WHERE NOT i.opted AND c.status = 'open' AND c.last_activity_at > $4::timestamptz - $7::interval),
+			WHERE NOT i.opted AND c.status = 'open' AND c.last_activity_at > $4::timestamptz - $7::interval
+			-- locked, so a close committing meanwhile is seen (the row is
+			-- re-checked) and the interaction opens a new conversation
+			FOR NO KEY UPDATE OF c),
 		cu AS (
 			UPDATE conversations SET last_activity_at = greatest(conversations.last_activity_at, $4), updated_at = $4, current_channel = $2,
 				channels = CASE WHEN $2 = ANY(conversations.channels) THEN conversations.channels ELSE conversations.channels || $2::text END,
@@ -250,8 +253,14 @@ func (db *DB) resolveIdentity(ctx context.Context, accountID string, ch sb.Chann
 		res.IdentityID, accountID, res.CustomerID, ch, address, now); err != nil {
 		return res, nil, customerGone(fmt.Errorf("create identity: %w", err))
 	}
+	// An opt-out outlives the identity it was made on (a deleted customer,
+	// a removed identity): a new identity for that address starts opted out.
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM opt_outs WHERE account_id = $1 AND channel = $2 AND address = $3)`,
+		accountID, ch, address).Scan(&res.OptedOut); err != nil {
+		return res, nil, fmt.Errorf("check opt-out: %w", err)
+	}
 	var joined *sb.Join
-	if join != nil && res.CustomerCreated {
+	if join != nil && res.CustomerCreated && !res.OptedOut {
 		j := *join
 		j.CustomerID, j.IdentityID = res.CustomerID, res.IdentityID
 		opened, err := db.openConversation(ctx, tx, j, false)

@@ -1,11 +1,11 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,11 +52,14 @@ func (w *Worker) handleFailover(ctx context.Context, t *asynq.Task) error {
 }
 
 // EvaluateFailover moves a failover parent along: it reads the plan and the
-// current step's message, decides (routing.Advance), and saves the new plan
-// together with the next step's message and the parent's mirrored status in
-// one transaction that only applies if the plan is unchanged since it was
-// read. A concurrent evaluation therefore cannot start a step twice: the
-// loser re-reads and finds the step started.
+// messages of the steps started so far, decides (routing.Advance), and
+// saves the new plan together with the next step's message, the
+// cancellation of steps that must not go out and the parent's mirrored
+// status in one transaction. That transaction applies only if the plan is
+// unchanged since it was read and the step messages still have the
+// statuses the decision saw (it holds them until commit), so a concurrent
+// evaluation cannot start a step twice and a receipt cannot slip past a
+// decision: the loser re-reads.
 func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 	if w.steps == nil {
 		return fmt.Errorf("failover %s: worker has no step router: %w", parentID, asynq.SkipRetry)
@@ -74,22 +77,22 @@ func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 		}
 		before, _ := json.Marshal(parent.Failover)
 		plan := parent.Failover
-		var current *sb.Message
-		idx := plan.Current
-		if plan.Winner != nil {
-			idx = *plan.Winner
-		}
-		if id := plan.Steps[idx].MessageID; id != "" {
-			if current, err = w.store.LoadMessage(ctx, id); err != nil {
+		steps := map[int]*sb.Message{}
+		observed := map[string]sb.Status{}
+		for i, st := range plan.Steps {
+			if st.MessageID == "" {
+				continue
+			}
+			m, err := w.store.LoadMessage(ctx, st.MessageID)
+			if err != nil {
 				return err
 			}
+			steps[i], observed[m.ID] = m, m.Status
 		}
 		now := w.now().UTC().Truncate(time.Microsecond)
-		d := routing.Advance(plan, current, now)
-		save := sb.FailoverSave{ParentID: parentID, Version: plan.Version, ErrorCode: d.ErrorCode, ErrorMessage: d.ErrorMessage, CheckAt: d.CheckAt}
-		if d.Mirror != "" && parent.Status.CanMoveTo(d.Mirror) {
-			save.Status = d.Mirror
-		}
+		d := routing.Advance(plan, steps, now)
+		save := sb.FailoverSave{ParentID: parentID, Version: plan.Version, Observed: observed}
+		var child *sb.Message
 		for start := d.Start; start >= 0; {
 			out, skip, err := w.steps.StartStep(ctx, parent, start)
 			if err != nil {
@@ -100,22 +103,25 @@ func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 					start++
 					continue
 				}
-				save.Status, save.ErrorCode = sb.StatusFailed, "failover_exhausted"
-				save.ErrorMessage = "no failover step could be sent; the last was skipped: " + skip
+				// Nothing left to start: decide on what is out there.
+				redo := routing.Advance(plan, steps, now)
+				d.Mirror, d.ErrorCode, d.ErrorMessage, d.CheckAt = redo.Mirror, redo.ErrorCode, redo.ErrorMessage, redo.CheckAt
+				d.Cancel = append(d.Cancel, redo.Cancel...)
 				break
 			}
-			save.Child = w.stepMessage(parent, out)
+			child = w.stepMessage(parent, out)
 			// A marketing step held by quiet hours starts when they end,
 			// and the next step's timer runs from then.
 			started := now
-			if d := save.Child.DeferredUntil; d.After(now) {
-				started = d.UTC()
+			if du := child.DeferredUntil; du.After(now) {
+				started = du.UTC()
 			}
 			step := &plan.Steps[start]
-			step.MessageID, step.State, step.StartedAt, step.To, step.From = save.Child.ID, sb.StepSending, &started, out.To, out.From
+			step.MessageID, step.State, step.StartedAt, step.To, step.From = child.ID, sb.StepSending, &started, out.To, out.From
 			plan.Current = start
+			d.CheckAt = time.Time{}
 			if start+1 < len(plan.Steps) {
-				save.CheckAt = started.Add(plan.Steps[start+1].After)
+				d.CheckAt = started.Add(plan.Steps[start+1].After)
 			}
 			save.ConversationID = out.ConversationID
 			if len(out.Deliveries) > 0 {
@@ -125,8 +131,13 @@ func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 			}
 			break
 		}
+		save.Child, save.Cancel, save.CheckAt = child, d.Cancel, d.CheckAt
+		save.ErrorCode, save.ErrorMessage = d.ErrorCode, d.ErrorMessage
+		if d.Mirror != "" && parent.Status.CanMoveTo(d.Mirror) {
+			save.Status = d.Mirror
+		}
 		after, _ := json.Marshal(plan)
-		if reflect.DeepEqual(before, after) && save.Status == "" {
+		if bytes.Equal(before, after) && save.Status == "" && len(save.Cancel) == 0 {
 			// Nothing new: make sure the timer exists and stop.
 			return w.scheduleCheck(ctx, parentID, save.CheckAt)
 		}
@@ -140,7 +151,7 @@ func (w *Worker) EvaluateFailover(ctx context.Context, parentID string) error {
 			return err
 		}
 		if !saved {
-			continue // another worker moved it on; look again
+			continue // the plan or a step moved on meanwhile; look again
 		}
 		if len(hooks) > 0 {
 			if err := w.client.EnqueueWebhooks(ctx, hooks); err != nil {

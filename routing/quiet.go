@@ -50,6 +50,22 @@ func QuietUntil(q sb.QuietHours, tz string, now time.Time) time.Time {
 	if start > end && min >= start {
 		day = local.AddDate(0, 0, 1) // the window ends tomorrow morning
 	}
-	// time.Date normalises a wall time skipped by a DST change forward.
-	return time.Date(day.Year(), day.Month(), day.Day(), end/60, end%60, 0, 0, loc)
+	t := time.Date(day.Year(), day.Month(), day.Day(), end/60, end%60, 0, 0, loc)
+	if got := t.Hour()*60 + t.Minute(); got != end {
+		// The end fell in the hour a clock change skips (02:30 on a
+		// spring-forward night): time.Date moved it an hour on, but the
+		// window ends when the clock jumps, the first instant at or past
+		// the end time.
+		_, jump := t.Add(-time.Duration(got-end) * time.Minute).ZoneBounds()
+		if !jump.IsZero() && jump.Before(t) {
+			return jump
+		}
+	}
+	// On a fall-back night the end time happens twice: end at the first.
+	for _, back := range []time.Duration{time.Hour, 30 * time.Minute} {
+		if e := t.Add(-back); e.After(now) && e.Hour() == t.Hour() && e.Minute() == t.Minute() {
+			return e
+		}
+	}
+	return t
 }
