@@ -48,7 +48,7 @@ func TestFailoverLateReceiptOfAnEarlierStepWins(t *testing.T) {
 	s := newStack(t)
 	c := s.raw("edge-late")
 	c.must(http.StatusOK, "PATCH", "/v1/account/settings", map[string]any{"senders": map[string]string{"sms": "+15005550000", "whatsapp": "+15005550000"}}, nil)
-	c.must(http.StatusOK, "PUT", "/v1/sandbox/rules", map[string]any{"channel": "whatsapp", "to": "+79990009200", "outcome": "delivered", "delay_ms": 3000}, nil)
+	c.must(http.StatusOK, "PUT", "/v1/sandbox/rules", map[string]any{"channel": "whatsapp", "to": "+79990009200", "outcome": "delivered", "delay_ms": 6000}, nil)
 	c.must(http.StatusCreated, "POST", "/v1/opt-outs", map[string]string{"channel": "sms", "address": "+79990009200"}, nil)
 	p := c.send(map[string]any{"to": "+79990009200", "text": "hello", "failover": []map[string]string{
 		{"channel": "whatsapp"}, {"channel": "sms", "after": "1s", "unless": "delivered"}}})
