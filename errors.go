@@ -18,6 +18,8 @@ const (
 	EOPTEDOUT     = "opted_out"    // the destination opted out of messages
 	ENOROUTE      = "no_route"     // routing found no channel to reach the customer
 	EEXISTS       = "exists"       // the resource (an identity) belongs to another record
+	EFORBIDDEN    = "forbidden"    // a webhook whose signature does not verify
+	EREFUSED      = "refused"      // a provider refused the credentials given to connect it
 )
 
 // FieldError names one offending input field.

@@ -24,6 +24,10 @@ type ProviderError struct {
 	Message    string
 	Permanent  bool
 	RetryAfter time.Duration
+	// OptOut marks a refusal that means the recipient does not want our
+	// messages (they blocked the bot, replied STOP to the carrier): the
+	// identity is opted out.
+	OptOut bool
 }
 
 func (e *ProviderError) Error() string {

@@ -46,6 +46,8 @@ var codes = map[string]struct {
 	sb.EOPTEDOUT:     {http.StatusUnprocessableEntity, "opted-out", "Recipient opted out"},
 	sb.ENOROUTE:      {http.StatusUnprocessableEntity, "no-route", "No channel reaches the customer"},
 	sb.EEXISTS:       {http.StatusConflict, "conflict", "Conflict"},
+	sb.EFORBIDDEN:    {http.StatusForbidden, "forbidden", "Forbidden"},
+	sb.EREFUSED:      {http.StatusUnprocessableEntity, "provider-refused", "Provider refused the credentials"},
 	ecMalformed:      {http.StatusBadRequest, "malformed-json", "Malformed request body"},
 	ecTooLarge:       {http.StatusRequestEntityTooLarge, "payload-too-large", "Request body too large"},
 	ecMediaType:      {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
