@@ -40,6 +40,7 @@ func TestImportRules(t *testing.T) {
 		"":                  {"api", "queue", "postgres", "providers", "routing", "webhook", "sdk"},
 		"sdk":               {""},
 		"webhook":           {""},
+		"keyring":           {""},
 		"api":               {"postgres", "queue", "providers"},
 		"queue":             {"api", "postgres", "providers"},
 		"postgres":          {"api", "queue", "providers", "webhook"},
@@ -60,7 +61,7 @@ func TestImportRules(t *testing.T) {
 			if isStd(d) {
 				continue
 			}
-			if pkg == "" || pkg == "sdk" || pkg == "webhook" {
+			if pkg == "" || pkg == "sdk" || pkg == "webhook" || pkg == "keyring" {
 				t.Errorf("%q must use only the standard library, imports %s", pkg, d)
 			}
 			for prefix, allowed := range owners {

@@ -36,6 +36,7 @@ type messageJSON struct {
 	ParentID          *string          `json:"parent_id"`
 	Failover          *failoverJSON    `json:"failover,omitempty"`
 	DeferredUntil     *time.Time       `json:"deferred_until"`
+	ChannelID         *string          `json:"channel_id"`
 }
 
 // failoverJSON is a failover parent's plan as the API shows it: durations
@@ -93,6 +94,7 @@ func (m *Message) MarshalJSON() ([]byte, error) {
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
 		CustomerID: nullable(m.CustomerID), ConversationID: nullable(m.ConversationID), Category: nullable(m.Category),
 		Routing: m.Routing, ParentID: nullable(m.ParentID), Failover: failoverView(m.Failover),
+		ChannelID: nullable(m.ChannelID),
 	}
 	if !m.DeferredUntil.IsZero() {
 		t := m.DeferredUntil.UTC()

@@ -82,6 +82,10 @@ type Message struct {
 	ParentID       string        // a failover step points at its parent
 	Failover       *FailoverPlan // set on a failover parent only
 	DeferredUntil  time.Time     // quiet hours moved the send to then
+
+	// ChannelID is the connected channel carrying the message ("" for the
+	// sandbox carrier).
+	ChannelID string
 }
 
 // Message categories.

@@ -113,6 +113,7 @@ func (db *DB) insertMany(ctx context.Context, batch []insertReq) error {
 		created = make([]time.Time, n)
 
 		customers, convs, cats, routings, deferred = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		chans                                      = make([]string, n)
 	)
 	for i, r := range batch {
 		m := r.m
@@ -124,7 +125,7 @@ func (db *DB) insertMany(ctx context.Context, batch []insertReq) error {
 		froms[i], tos[i], bodies[i], media[i], meta[i] = m.From, m.To, m.Text, string(mu), string(m.Metadata)
 		statuses[i], callbacks[i], encs[i], provs[i] = string(m.Status), m.StatusCallbackURL, m.Encoding, m.Provider
 		segs[i], created[i] = int32(m.Segments), m.CreatedAt
-		customers[i], convs[i], cats[i] = m.CustomerID, m.ConversationID, m.Category
+		customers[i], convs[i], cats[i], chans[i] = m.CustomerID, m.ConversationID, m.Category, m.ChannelID
 		if r, _ := routingColumns(m); r != nil {
 			routings[i] = string(r)
 		}
@@ -135,19 +136,19 @@ func (db *DB) insertMany(ctx context.Context, batch []insertReq) error {
 	_, err := db.pool.Exec(ctx, `WITH ins AS (
 		INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
 			status, status_callback_url, encoding, segments, provider, sequence, created_at, updated_at,
-			customer_id, conversation_id, category, routing, deferred_until, next_attempt_at)
+			customer_id, conversation_id, category, routing, deferred_until, next_attempt_at, channel_id)
 		SELECT u.id, u.acc, u.ch, u.dir, u.fr, u.t, u.body, u.media::jsonb, u.meta::jsonb,
 			u.st, NULLIF(u.cb, ''), NULLIF(u.enc, ''), NULLIF(u.seg, 0), u.prov, 1, u.ca, u.ca,
 			NULLIF(u.cust, '')::uuid, NULLIF(u.conv, '')::uuid, NULLIF(u.cat, ''), NULLIF(u.rt, '')::jsonb,
-			NULLIF(u.du, '')::timestamptz, NULLIF(u.du, '')::timestamptz
+			NULLIF(u.du, '')::timestamptz, NULLIF(u.du, '')::timestamptz, NULLIF(u.chn, '')::uuid
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::timestamptz[],
-			$16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
-			AS u(id, acc, ch, dir, fr, t, body, media, meta, st, cb, enc, seg, prov, ca, cust, conv, cat, rt, du)
+			$16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+			AS u(id, acc, ch, dir, fr, t, body, media, meta, st, cb, enc, seg, prov, ca, cust, conv, cat, rt, du, chn)
 		RETURNING id, status, created_at)
 		INSERT INTO message_events (message_id, sequence, status, created_at) SELECT id, 1, status, created_at FROM ins`,
 		ids, accounts, channels, dirs, froms, tos, bodies, media, meta, statuses, callbacks, encs, segs, provs, created,
-		customers, convs, cats, routings, deferred)
+		customers, convs, cats, routings, deferred, chans)
 	if err != nil {
 		return customerGone(fmt.Errorf("insert batch of %d: %w", n, err))
 	}

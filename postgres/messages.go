@@ -17,7 +17,7 @@ const messageColumns = `id, account_id, channel, direction, from_addr, to_addr, 
 	status, coalesce(status_callback_url, ''), coalesce(encoding, ''), coalesce(segments, 0), provider,
 	coalesce(provider_message_id, ''), coalesce(error_code, ''), coalesce(error_message, ''),
 	attempts, sequence, created_at, updated_at, coalesce(customer_id::text, ''), coalesce(conversation_id::text, ''),
-	coalesce(category, ''), routing, coalesce(parent_id::text, ''), failover, deferred_until`
+	coalesce(category, ''), routing, coalesce(parent_id::text, ''), failover, deferred_until, coalesce(channel_id::text, '')`
 
 // scanMessage reads messageColumns, then any extra columns into extra.
 func scanMessage(row pgx.Row, extra ...any) (*sb.Message, error) {
@@ -27,7 +27,7 @@ func scanMessage(row pgx.Row, extra ...any) (*sb.Message, error) {
 	dest := append([]any{&m.ID, &m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata,
 		&m.Status, &m.StatusCallbackURL, &m.Encoding, &m.Segments, &m.Provider,
 		&m.ProviderMessageID, &m.ErrorCode, &m.ErrorMessage, &m.Attempts, &m.Sequence, &m.CreatedAt, &m.UpdatedAt,
-		&m.CustomerID, &m.ConversationID, &m.Category, &routing, &m.ParentID, &failover, &deferred}, extra...)
+		&m.CustomerID, &m.ConversationID, &m.Category, &routing, &m.ParentID, &failover, &deferred, &m.ChannelID}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return nil, err
@@ -157,15 +157,15 @@ func insertMessage(ctx context.Context, q querier, m *sb.Message, typ string) ([
 	_, err := scanMessage(q.QueryRow(ctx, `WITH upd AS (
 		INSERT INTO messages (id, account_id, channel, direction, from_addr, to_addr, body, media_urls, metadata,
 			status, status_callback_url, encoding, segments, provider, provider_message_id, sequence, created_at, updated_at,
-			customer_id, conversation_id, category, routing, parent_id, failover, deferred_until, next_attempt_at)
+			customer_id, conversation_id, category, routing, parent_id, failover, deferred_until, next_attempt_at, channel_id)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULLIF($11,''),NULLIF($12,''),NULLIF($13,0),$14,NULLIF($16,''),1,$15,$15,
 			NULLIF($18,'')::uuid, NULLIF($19,'')::uuid, NULLIF($20,''), $21, NULLIF($22,'')::uuid, $23, $24,
 			-- a failover parent is due for its first look at once
-			coalesce($24, CASE WHEN $14 = 'failover' THEN $15::timestamptz END))
+			coalesce($24, CASE WHEN $14 = 'failover' THEN $15::timestamptz END), NULLIF($25, '')::uuid)
 		RETURNING *)`+fanOutSQL("$17::text", "$15::timestamptz", "''", "''"),
 		m.ID, m.AccountID, m.Channel, m.Direction, m.From, m.To, m.Text, media, []byte(m.Metadata),
 		m.Status, m.StatusCallbackURL, m.Encoding, m.Segments, m.Provider, m.CreatedAt, m.ProviderMessageID, typ,
-		m.CustomerID, m.ConversationID, m.Category, routing, m.ParentID, failover, nullTime(m.DeferredUntil)), &deliveries)
+		m.CustomerID, m.ConversationID, m.Category, routing, m.ParentID, failover, nullTime(m.DeferredUntil), m.ChannelID), &deliveries)
 	if err != nil {
 		return nil, customerGone(fmt.Errorf("insert message: %w", err))
 	}

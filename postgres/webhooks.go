@@ -138,7 +138,7 @@ func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryT
 		coalesce(m.encoding, ''), coalesce(m.segments, 0), coalesce(m.provider, ''), coalesce(m.provider_message_id, ''),
 		coalesce(m.attempts, 0), coalesce(m.created_at, 'epoch'),
 		coalesce(m.customer_id::text, ''), coalesce(m.conversation_id::text, ''), coalesce(m.category, ''),
-		m.routing, coalesce(m.parent_id::text, ''), m.failover, m.deferred_until
+		m.routing, coalesce(m.parent_id::text, ''), m.failover, m.deferred_until, coalesce(m.channel_id::text, '')
 		FROM webhook_deliveries d
 		JOIN accounts a ON a.id = d.account_id
 		LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -167,7 +167,7 @@ func (db *DB) LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryT
 			&msgID, &seq, &evStatus, &evCode, &evMsg, &evAt,
 			&m.AccountID, &m.Channel, &m.Direction, &m.From, &m.To, &m.Text, &media, &m.Metadata, &m.StatusCallbackURL,
 			&m.Encoding, &m.Segments, &m.Provider, &m.ProviderMessageID, &m.Attempts, &m.CreatedAt,
-			&m.CustomerID, &m.ConversationID, &m.Category, &routing, &m.ParentID, &failover, &deferred); err != nil {
+			&m.CustomerID, &m.ConversationID, &m.Category, &routing, &m.ParentID, &failover, &deferred, &m.ChannelID); err != nil {
 			return nil, err
 		}
 		ep := sb.WebhookEndpoint{Secret: *secret}
