@@ -16,6 +16,7 @@ build:
 run: build
 	@eval "$$(scripts/stack.sh start dev $(DEV_PG) $(DEV_REDIS) on)" && \
 	export SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=$${SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE:-true} && \
+	export SWITCHBOARD_MASTER_KEY=$${SWITCHBOARD_MASTER_KEY:-$$(scripts/dev-master-key.sh)} && \
 	./bin/switchboard migrate && \
 	scripts/dev-account.sh && \
 	exec ./bin/switchboard serve

@@ -67,3 +67,60 @@ type InboundBatch struct {
 // ErrForged is returned by a provider's webhook parser for a request whose
 // signature (or secret token) does not verify: answered 403, nothing stored.
 var ErrForged = &Error{Code: EFORBIDDEN, Message: "webhook signature does not verify"}
+
+// ChannelUpdate holds the fields a PATCH may change; nil leaves a field be.
+type ChannelUpdate struct {
+	Name            *string
+	Status          *string
+	Senders         []Sender // nil leaves them; an empty slice clears them
+	Config          json.RawMessage
+	Credentials     json.RawMessage // replaced whole, with its hint
+	CredentialsHint map[string]string
+	WebhookStatus   *string
+}
+
+// SenderFor returns the channel's sender on ch with address from, or its
+// default sender on ch when from is empty; ok is false when it has none.
+func (c *ConnectedChannel) SenderFor(ch Channel, from string) (Sender, bool) {
+	var first *Sender
+	for i, s := range c.Senders {
+		if s.Channel != ch {
+			continue
+		}
+		if from != "" && s.Address == from {
+			return s, true
+		}
+		if from == "" && s.Default {
+			return s, true
+		}
+		if first == nil {
+			first = &c.Senders[i]
+		}
+	}
+	if from == "" && first != nil {
+		return *first, true
+	}
+	return Sender{}, false
+}
+
+// DefaultSenderRate is a provider's usual per-sender limit in messages per
+// second, applied through the shared limiter unless the channel's config
+// sets rate_per_second: Telegram allows about 30 messages/s per bot,
+// WhatsApp Cloud 80/s per number, Viber and Exolve publish none (we stay
+// modest), and Twilio depends on the number (1/s for a long code, 3/s
+// toll-free, 100/s short code: set it).
+func DefaultSenderRate(providerType string) float64 {
+	switch providerType {
+	case ProviderTelegram:
+		return 30
+	case ProviderWhatsAppCloud:
+		return 80
+	case ProviderViber:
+		return 50
+	case ProviderExolve:
+		return 20
+	case ProviderTwilio:
+		return 10
+	}
+	return 0
+}

@@ -42,7 +42,8 @@ type Resolution struct {
 	IdentityID      string
 	CustomerCreated bool
 	OptedOut        bool
-	LastInboundTo   string // our address they last wrote to on this identity
+	LastInboundTo   string    // our address they last wrote to on this identity
+	LastInboundAt   time.Time // when they last wrote on it
 	// Deliveries are webhook deliveries written while resolving
 	// (customer.created), to be enqueued after commit.
 	Deliveries []string

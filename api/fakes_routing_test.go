@@ -177,3 +177,8 @@ func (fakeStore) ListOptOuts(context.Context, string, sb.OptOutFilter) ([]*sb.Op
 func (fakeStore) CreateFailover(context.Context, *sb.Message, *sb.Idempotency, func(*sb.Message) (int, []byte, error)) (*sb.Message, *sb.Replay, error) {
 	panic("unused")
 }
+
+func (fakeStore) ChannelRoutes(context.Context, string) ([]sb.ConnectedChannel, error) {
+	return nil, nil
+}
+func (fakeQueue) EnqueueReceipt(context.Context, sb.Receipt) error { return nil }

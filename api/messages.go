@@ -109,7 +109,7 @@ func (s *Server) validate(r *sendRequest) (*sb.Message, error) {
 	case !r.Channel.Valid():
 		fields.add("channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice, auto")
 	default:
-		normalize(r.Channel, "from", r.From, &m.From, &fields)
+		normalizeSender(r.Channel, "from", r.From, &m.From, &fields)
 		if !customer && m.To != "" {
 			normalize(r.Channel, "to", m.To, &m.To, &fields)
 		}
@@ -130,6 +130,20 @@ func normalize(ch sb.Channel, field, addr string, dst *string, fields *fieldErro
 		return
 	}
 	n, err := routing.NormalizeAddress(ch, addr)
+	if err != nil {
+		fields.add(field, errMessage(err))
+		return
+	}
+	*dst = n
+}
+
+// normalizeSender is normalize for our own address (alphanumeric SMS
+// sender IDs allowed).
+func normalizeSender(ch sb.Channel, field, addr string, dst *string, fields *fieldErrors) {
+	if addr == "" {
+		return
+	}
+	n, err := routing.NormalizeSender(ch, addr)
 	if err != nil {
 		fields.add(field, errMessage(err))
 		return
@@ -206,7 +220,7 @@ func (s *Server) failoverPlan(raw json.RawMessage, m *sb.Message, customer bool,
 			plan.Steps = append(plan.Steps, step)
 			continue
 		}
-		normalize(st.Channel, f+".from", st.From, &step.From, fields)
+		normalizeSender(st.Channel, f+".from", st.From, &step.From, fields)
 		if !customer && m.To != "" {
 			normalize(st.Channel, "to", m.To, &step.To, fields)
 		}
@@ -300,7 +314,7 @@ func (s *Server) sendMessage(c *gin.Context) {
 	}
 	s.accept(c, m, idem, func(ctx context.Context) (*routing.Outbound, error) {
 		return s.cfg.Routing.Outbound(ctx, routing.OutboundRequest{AccountID: m.AccountID, Channel: m.Channel, To: m.To,
-			CustomerID: m.CustomerID, From: m.From, Category: m.Category, Mode: "explicit"})
+			CustomerID: m.CustomerID, From: m.From, Category: m.Category, Mode: "explicit", Template: routing.IsTemplate(m.Metadata)})
 	})
 }
 
@@ -424,7 +438,7 @@ func (s *Server) replyInConversation(c *gin.Context) {
 		if !req.Channel.Valid() {
 			fields.add("channel", "must be one of sms, whatsapp, telegram, viber, webrtc, voice")
 		} else {
-			normalize(req.Channel, "from", req.From, &m.From, &fields)
+			normalizeSender(req.Channel, "from", req.From, &m.From, &fields)
 		}
 	} else {
 		m.From = req.From // normalised for the channel routing picks
@@ -442,9 +456,9 @@ func (s *Server) replyInConversation(c *gin.Context) {
 	m.Provider = "sandbox"
 	convID := c.Param("id")
 	s.accept(c, m, idem, func(ctx context.Context) (*routing.Outbound, error) {
-		out, err := s.cfg.Routing.Reply(ctx, m.AccountID, convID, req.Channel, m.From, m.Category)
+		out, err := s.cfg.Routing.Reply(ctx, m.AccountID, convID, req.Channel, m.From, m.Category, routing.IsTemplate(m.Metadata))
 		if err == nil && req.Channel == "" && req.From != "" {
-			if out.From, err = routing.NormalizeAddress(out.Channel, req.From); err != nil {
+			if out.From, err = routing.NormalizeSender(out.Channel, req.From); err != nil {
 				return nil, sb.Invalid(sb.FieldError{Field: "from", Message: errMessage(err)})
 			}
 		}

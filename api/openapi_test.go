@@ -169,7 +169,8 @@ var fakeTime = time.Date(2026, 11, 23, 6, 0, 0, 123456789, time.UTC)
 // does not override panic through the nil embedded Store.
 type fakeStore struct {
 	Store
-	pingErr error
+	pingErr     error
+	noMasterKey bool // CreateChannel fails as without SWITCHBOARD_MASTER_KEY
 }
 
 func (fakeStore) Authenticate(_ context.Context, key string) (string, error) {
@@ -371,8 +372,10 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		return "at /" + strings.Join(err.JSONPointer(), "/") + ": " + err.Reason
 	})
 	log := slog.New(slog.DiscardHandler)
-	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}, Routing: routing.NewService(fakeStore{})}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
-	down := New(Config{Routing: routing.NewService(fakeStore{})}, fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")},
+	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}, Routing: routing.NewService(fakeStore{}),
+		Providers: fakeProviders{}, PublicURL: fakePublicURL}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
+	down := New(Config{Routing: routing.NewService(fakeStore{}), Providers: fakeProviders{}, PublicURL: fakePublicURL},
+		fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), noMasterKey: true},
 		fakeQueue{}, fakePinger{errors.New("redis: connection pool timeout")}, log)
 
 	const send = `{"channel":"sms","from":"+15005550000","to":"+79991234567","text":"Hello"}`
@@ -487,6 +490,53 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "PATCH", "/v1/account/settings", `{"quiet_hours":{"start":"21:00","end":"09:00","timezone":"Europe/Moscow"},"senders":{"telegram":"bot","sms":null},"conversation_inactivity":"12h"}`, nil, 200},
 		{healthy, "PATCH", "/v1/account/settings", `{"quiet_hours":null}`, nil, 200},
 		{healthy, "PATCH", "/v1/account/settings", `{"conversation_inactivity":"forever"}`, nil, 422},
+
+		{healthy, "POST", "/v1/channels", `{"type":"telegram","name":"Support bot","credentials":{"bot_token":"7123456789:AAF1x2y3z4a5b6c7d8e9f0g1h2i3j4k5l6m"},` +
+			`"senders":[{"channel":"telegram","address":"switchboard_bot","default":true}]}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"twilio","credentials":{"account_sid":"AC0123456789abcdef0123456789abcdef",` +
+			`"auth_token":"0123456789abcdef0123456789abcdef"},"senders":[{"channel":"sms","address":"+1 500 555 0006"},` +
+			`{"channel":"whatsapp","address":"whatsapp:+15005550006"}],"config":{"messaging_service_sid":"MG0123"}}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"exolve","credentials":{"api_key":"eyJhbGciOiJSUzI1NiJ9.k3y"},` +
+			`"senders":[{"channel":"sms","address":"MyShop","default":true}]}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox"}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"telegram","credentials":{},"senders":[{"channel":"sms","address":"+15005550006"}]}`, nil, 422},
+		{healthy, "POST", "/v1/channels", `{"type":"fax","credentials":{}}`, nil, 422},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox","config":[1]}`, nil, 422},
+		{healthy, "POST", "/v1/channels", `{"type":"whatsapp_cloud","credentials":{"access_token":"` + fakeRefusedToken + `",` +
+			`"phone_number_id":"106540352242922","app_secret":"0123456789abcdef","verify_token":"` + fakeVerifyToken + `"},` +
+			`"senders":[{"channel":"whatsapp","address":"+15550783881"}]}`, nil, 422},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox","secret":"x"}`, nil, 400},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox"}`, []string{"Authorization", ""}, 401},
+		{down, "POST", "/v1/channels", `{"type":"viber","credentials":{"auth_token":"4453b6ac12345678-e02603ae12345678","sender_name":"Acme"}}`, nil, 503},
+		{healthy, "GET", "/v1/channels?limit=2", "", nil, 200},
+		{healthy, "GET", "/v1/channels?limit=1000", "", nil, 422},
+		{healthy, "GET", "/v1/channels/" + fakeChannel, "", nil, 200},
+		{healthy, "GET", "/v1/channels/" + fakeTwilioChannel, "", nil, 200},
+		{healthy, "GET", "/v1/channels/" + fakeUnknown, "", nil, 404},
+		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"name":"Support","status":"disabled","senders":[],"config":{"k":1}}`, nil, 200},
+		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"credentials":{"bot_token":"7123456789:AAG9z8y7x6w5v4u3t2s1r0q9p8o7n6m5l4k"}}`, nil, 200},
+		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"credentials":{"bot_token":"` + fakeRefusedToken + `"}}`, nil, 422},
+		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"status":"paused","senders":[{"channel":"viber","address":"x"}]}`, nil, 422},
+		{healthy, "PATCH", "/v1/channels/" + fakeUnknown, `{"name":"x"}`, nil, 404},
+		{healthy, "DELETE", "/v1/channels/" + fakeChannel, "", nil, 204},
+		{healthy, "DELETE", "/v1/channels/" + fakeUnknown, "", nil, 404},
+
+		{healthy, "POST", "/hooks/" + fakeChannel + "/" + fakeHookSecret,
+			`{"update_id":1,"message":{"message_id":7,"chat":{"id":42,"type":"private"},"date":1790000000,"text":"hello"}}`,
+			[]string{"Authorization", "", "X-Telegram-Bot-Api-Secret-Token", "s3cr3t"}, 200},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret, "MessageSid=SM0123&From=%2B79991234567&To=%2B15005550006&Body=hello",
+			[]string{"Authorization", "", "Content-Type", "application/x-www-form-urlencoded", "X-Twilio-Signature", "c2lnbmF0dXJl"}, 200},
+		{healthy, "POST", "/hooks/" + fakeChannel + "/" + fakeHookSecret, `{"update_id":1}`,
+			[]string{"Authorization", "", fakeForgedHeader, "forged"}, 403},
+		{healthy, "POST", "/hooks/" + fakeChannel + "/wrong-secret", `{"update_id":1}`, []string{"Authorization", ""}, 404},
+		{healthy, "POST", "/hooks/" + fakeUnknown + "/" + fakeHookSecret, `{"update_id":1}`, []string{"Authorization", ""}, 404},
+		{healthy, "POST", "/hooks/" + fakeChannel + "/" + fakeHookSecret, "", []string{"Authorization", ""}, 422},
+		{healthy, "GET", "/hooks/" + fakeChannel + "/" + fakeHookSecret + "?hub.mode=subscribe&hub.verify_token=" + fakeVerifyToken +
+			"&hub.challenge=1158201444", "", []string{"Authorization", ""}, 200},
+		{healthy, "GET", "/hooks/" + fakeChannel + "/" + fakeHookSecret + "?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1",
+			"", []string{"Authorization", ""}, 403},
+		{healthy, "GET", "/hooks/" + fakeChannel + "/wrong-secret?hub.mode=subscribe&hub.verify_token=" + fakeVerifyToken +
+			"&hub.challenge=1", "", []string{"Authorization", ""}, 404},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -182,6 +183,14 @@ func (s *Server) sandboxInbound(c *gin.Context) {
 // (with the confirmation sent back on the same channel).
 func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
 	ctx := c.Request.Context()
+	if m.ProviderMessageID != "" {
+		// A provider's retry of a webhook we already stored.
+		if dup, err := s.store.FindInbound(ctx, m.AccountID, m.Provider, m.ProviderMessageID); err == nil {
+			return dup, nil
+		} else if !errors.Is(err, sb.ErrNotFound) {
+			return nil, err
+		}
+	}
 	var created, reply *sb.Message
 	err := routing.Retry(ctx, func() error {
 		hooks, err := s.cfg.Routing.Inbound(ctx, m)
@@ -206,6 +215,12 @@ func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
 		s.enqueueWebhooks(c, deliveries)
 		return err
 	})
+	if err != nil && m.ProviderMessageID != "" {
+		// A concurrent retry of the same webhook stored it first.
+		if dup, findErr := s.store.FindInbound(ctx, m.AccountID, m.Provider, m.ProviderMessageID); findErr == nil {
+			return dup, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,7 @@ type Store interface {
 
 	CustomerStore
 	RoutingStore
+	ChannelStore
 }
 
 // Enqueuer hands committed messages and webhook deliveries to the queue.
@@ -67,6 +68,8 @@ type Enqueuer interface {
 	Schedule(ctx context.Context, m *sb.Message, at time.Time) error
 	// EnqueueFailover asks the workers to move a failover parent along.
 	EnqueueFailover(ctx context.Context, parentID string, at time.Time) error
+	// EnqueueReceipt hands a provider's delivery report to the workers.
+	EnqueueReceipt(ctx context.Context, r sb.Receipt) error
 }
 
 // Pinger reports whether a dependency is reachable.
@@ -81,6 +84,10 @@ type Config struct {
 	SecretGrace time.Duration
 	// Routing applies the routing rules (customers, channels, opt-outs).
 	Routing *routing.Service
+	// Providers connects provider accounts and reads their webhooks.
+	Providers Providers
+	// PublicURL is where providers reach this server (/hooks/…).
+	PublicURL string
 }
 
 // Server serves the REST API.
@@ -143,6 +150,11 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	v1.GET("/sandbox/submissions", s.listSubmissions)
 	s.customerRoutes(v1)
 	s.routingRoutes(v1)
+	s.channelRoutes(v1)
+	// Provider webhooks authenticate with the URL's secret and the
+	// provider's own signature, not an API key.
+	e.POST("/hooks/:id/:secret", s.hook)
+	e.GET("/hooks/:id/:secret", s.hookHandshake)
 	return s
 }
 

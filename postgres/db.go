@@ -32,9 +32,10 @@ type DB struct {
 	// are durable too; a crash before that loses only rows no accepted
 	// message points at, which the client's retry recreates. It saves two
 	// WAL flushes per first contact.
-	fast  *pgxpool.Pool
-	now   func() time.Time
-	batch *batcher // nil unless EnableGroupCommit was called
+	fast   *pgxpool.Pool
+	now    func() time.Time
+	batch  *batcher // nil unless EnableGroupCommit was called
+	sealer Sealer   // nil: no master key, channels cannot be stored
 }
 
 // Open connects to url and checks the connection.

@@ -135,8 +135,9 @@ func (db *DB) attach(ctx context.Context, a routing.AttachRequest) (sb.Resolutio
 	at := a.At.UTC().Truncate(time.Microsecond)
 	inbound := a.Direction == sb.Inbound
 	var conv *string
+	var lastIn *time.Time
 	err := db.fast.QueryRow(ctx, `WITH i AS (
-			SELECT i.id, i.customer_id, coalesce(i.last_inbound_to, '') AS lit, i.last_seen_at,
+			SELECT i.id, i.customer_id, coalesce(i.last_inbound_to, '') AS lit, i.last_seen_at, i.last_inbound_at,
 				EXISTS (SELECT 1 FROM opt_outs o WHERE o.account_id = i.account_id AND o.channel = i.channel AND o.address = i.address) AS opted
 			FROM identities i WHERE i.account_id = $1 AND i.channel = $2 AND i.address = $3),
 		c AS (
@@ -163,8 +164,11 @@ func (db *DB) attach(ctx context.Context, a routing.AttachRequest) (sb.Resolutio
 				last_inbound_to = CASE WHEN $5 AND $6 <> '' THEN $6 ELSE identities.last_inbound_to END
 			FROM i WHERE identities.id = i.id AND EXISTS (SELECT 1 FROM c) AND (SELECT count(*) FROM cu) >= 0
 			  AND ($5 OR i.last_seen_at IS NULL OR i.last_seen_at < $4::timestamptz - $7::interval / 100))
-		SELECT i.id, i.customer_id, i.opted, i.lit, (SELECT c.id::text FROM c LIMIT 1) FROM i`,
-		a.AccountID, a.Channel, a.Address, at, inbound, a.InboundTo, a.Idle).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo, &conv)
+		SELECT i.id, i.customer_id, i.opted, i.lit, i.last_inbound_at, (SELECT c.id::text FROM c LIMIT 1) FROM i`,
+		a.AccountID, a.Channel, a.Address, at, inbound, a.InboundTo, a.Idle).Scan(&res.IdentityID, &res.CustomerID, &res.OptedOut, &res.LastInboundTo, &lastIn, &conv)
+	if lastIn != nil {
+		res.LastInboundAt = *lastIn
+	}
 	jr := routing.JoinRequest{AccountID: a.AccountID, Channel: a.Channel, Direction: a.Direction, InboundTo: a.InboundTo, At: at, Idle: a.Idle}
 	switch {
 	case err == nil && res.OptedOut:
@@ -638,4 +642,29 @@ func (db *DB) ListOptOuts(ctx context.Context, accountID string, f sb.OptOutFilt
 	last := out[len(out)-1]
 	b, _ := json.Marshal(key{last.CreatedAt, last.Channel, last.Address})
 	return out, base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// ChannelRoutes lists the account's active connected channels with their
+// senders, without opening their credentials: routing only needs to know
+// which provider carries which sender.
+func (db *DB) ChannelRoutes(ctx context.Context, accountID string) ([]sb.ConnectedChannel, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id::text, type, senders FROM channels WHERE account_id = $1 AND status = 'active' ORDER BY id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("channel routes: %w", err)
+	}
+	defer rows.Close()
+	var out []sb.ConnectedChannel
+	for rows.Next() {
+		var c sb.ConnectedChannel
+		var senders []byte
+		if err := rows.Scan(&c.ID, &c.Type, &senders); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(senders, &c.Senders); err != nil {
+			return nil, fmt.Errorf("decode senders: %w", err)
+		}
+		c.AccountID, c.Status = accountID, "active"
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

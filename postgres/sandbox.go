@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -70,10 +71,26 @@ func (db *DB) SenderRate(ctx context.Context, accountID string, ch sb.Channel, f
 	err := db.pool.QueryRow(ctx, `SELECT rate_per_second FROM sandbox_rules
 		WHERE account_id = $1 AND from_addr = $3 AND (channel = $2 OR channel IS NULL) AND rate_per_second IS NOT NULL
 		ORDER BY channel NULLS LAST LIMIT 1`, accountID, ch, from).Scan(&rate)
+	if err != pgx.ErrNoRows {
+		return rate, err
+	}
+	// A connected channel's sender: its configured rate, else the
+	// provider's usual limit.
+	var typ string
+	var configured *float64
+	filter, _ := json.Marshal([]map[string]any{{"channel": ch, "address": from}})
+	err = db.pool.QueryRow(ctx, `SELECT type, (config->>'rate_per_second')::float8 FROM channels
+		WHERE account_id = $1 AND status = 'active' AND senders @> $2::jsonb ORDER BY id LIMIT 1`, accountID, filter).Scan(&typ, &configured)
 	if err == pgx.ErrNoRows {
 		return 0, nil
 	}
-	return rate, err
+	if err != nil {
+		return 0, err
+	}
+	if configured != nil && *configured > 0 {
+		return *configured, nil
+	}
+	return sb.DefaultSenderRate(typ), nil
 }
 
 // Submissions lists what the carrier received for a message, oldest first.

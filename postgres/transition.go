@@ -137,8 +137,11 @@ func (db *DB) Defer(ctx context.Context, id string, due time.Time) error {
 
 // FindByProviderID returns the id of the message a provider knows as
 // providerID.
-func (db *DB) FindByProviderID(ctx context.Context, provider, providerID string) (string, error) {
+func (db *DB) FindByProviderID(ctx context.Context, accountID, provider, providerID string) (string, error) {
 	var id string
-	err := db.pool.QueryRow(ctx, `SELECT id FROM messages WHERE provider = $1 AND provider_message_id = $2`, provider, providerID).Scan(&id)
+	// A receipt from a connected channel's webhook names its account: a
+	// provider id is matched only among that account's messages.
+	err := db.pool.QueryRow(ctx, `SELECT id FROM messages WHERE provider = $1 AND provider_message_id = $2
+		AND ($3 = '' OR account_id = NULLIF($3, '')::uuid) AND direction = 'outbound' LIMIT 1`, provider, providerID, accountID).Scan(&id)
 	return id, notFound(err)
 }

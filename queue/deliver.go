@@ -73,6 +73,18 @@ func (w *Worker) failed(ctx context.Context, m *sb.Message, provider string, sen
 	if !errors.As(sendErr, &pe) {
 		pe = &sb.ProviderError{Code: "provider_unreachable", Message: sendErr.Error()}
 	}
+	if pe.OptOut {
+		// The recipient refused us at the provider (blocked the bot,
+		// unsubscribed): opt the identity out so nothing more is tried.
+		_, hooks, err := w.store.OptOut(ctx, sb.OptOut{AccountID: m.AccountID, Channel: m.Channel, Address: m.To,
+			CustomerID: m.CustomerID, Source: "provider", Keyword: pe.Code})
+		if err != nil {
+			return 0, err
+		}
+		if err := w.client.EnqueueWebhooks(ctx, hooks); err != nil {
+			w.log.WarnContext(ctx, "enqueue webhooks", "err", err)
+		}
+	}
 	if pe.Permanent || m.Attempts >= w.cfg.MaxAttempts || lastTry {
 		return -1, w.transition(ctx, m, sb.Change{Status: sb.StatusFailed, Provider: provider, ErrorCode: pe.Code, ErrorMessage: pe.Message})
 	}

@@ -42,7 +42,8 @@ type Store interface {
 	Defer(ctx context.Context, id string, due time.Time) error
 	Transition(ctx context.Context, id string, c sb.Change) (sb.TransitionResult, error)
 	MarkQueued(ctx context.Context, ids []string) ([]string, error)
-	FindByProviderID(ctx context.Context, provider, providerID string) (string, error)
+	FindByProviderID(ctx context.Context, accountID, provider, providerID string) (string, error)
+	OptOut(ctx context.Context, o sb.OptOut) (bool, []string, error)
 	SenderRate(ctx context.Context, accountID string, ch sb.Channel, from string) (float64, error)
 	LoadDelivery(ctx context.Context, id string) (*sb.DeliveryTarget, error)
 	LoadDeliveries(ctx context.Context, ids []string) ([]*sb.DeliveryTarget, error)

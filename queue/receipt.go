@@ -26,7 +26,7 @@ func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
 	id := r.MessageID
 	if id == "" {
 		var err error
-		id, err = w.store.FindByProviderID(ctx, r.Provider, r.ProviderMessageID)
+		id, err = w.store.FindByProviderID(ctx, r.AccountID, r.Provider, r.ProviderMessageID)
 		if errors.Is(err, sb.ErrNotFound) {
 			unknownReceipts.WithLabelValues(r.Provider).Inc()
 			return nil

@@ -30,6 +30,35 @@ func NormalizeAddress(ch sb.Channel, addr string) (string, error) {
 	return addr, nil
 }
 
+// NormalizeSender is NormalizeAddress for our own sending address: on SMS
+// it also accepts an alphanumeric sender ID ("MyShop": 1 to 11 letters,
+// digits, spaces, with at least one letter), as carriers and MTS Exolve's
+// alpha names allow.
+func NormalizeSender(ch sb.Channel, addr string) (string, error) {
+	a := strings.TrimSpace(addr)
+	if ch == sb.ChannelSMS && alphaSender(a) {
+		return a, nil
+	}
+	return NormalizeAddress(ch, addr)
+}
+
+func alphaSender(s string) bool {
+	if len(s) == 0 || len(s) > 11 {
+		return false
+	}
+	letter := false
+	for _, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+			letter = true
+		case r >= '0' && r <= '9', r == ' ', r == '-', r == '.', r == '&':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
 // phoneCache remembers recent parses: the same senders and customers recur,
 // and parsing (regular expressions over the metadata) is the costliest step
 // of accepting a message.

@@ -112,7 +112,7 @@ func (s *Service) StartStep(ctx context.Context, parent *sb.Message, i int) (*Ou
 		return nil, "no_identity", nil // the customer was deleted meanwhile
 	}
 	r := OutboundRequest{AccountID: parent.AccountID, Channel: step.Channel, From: step.From, Category: parent.Category,
-		Mode: "failover", Reason: "step"}
+		Mode: "failover", Reason: "step", Template: IsTemplate(parent.Metadata)}
 	if step.To != "" {
 		r.To = step.To
 	} else {

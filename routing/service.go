@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,6 +34,9 @@ type Store interface {
 	GetConversation(ctx context.Context, accountID, id string) (*sb.Conversation, error)
 	OptOut(ctx context.Context, o sb.OptOut) (created bool, deliveries []string, err error)
 	OptIn(ctx context.Context, accountID string, ch sb.Channel, address, source string) (removed bool, deliveries []string, err error)
+	// ChannelRoutes lists the account's active connected channels with their
+	// senders (no credentials): which provider carries which sender.
+	ChannelRoutes(ctx context.Context, accountID string) ([]sb.ConnectedChannel, error)
 }
 
 // JoinRequest describes one interaction joining a conversation.
@@ -70,8 +74,9 @@ type Service struct {
 }
 
 type cachedSettings struct {
-	s  sb.AccountSettings
-	at time.Time
+	s        sb.AccountSettings
+	channels []sb.ConnectedChannel
+	at       time.Time
 }
 
 // settingsTTL bounds how stale another process's settings change can be
@@ -85,32 +90,86 @@ func NewService(store Store) *Service {
 
 // Settings returns the account's settings with defaults filled in.
 func (s *Service) Settings(ctx context.Context, accountID string) (sb.AccountSettings, error) {
+	c, err := s.account(ctx, accountID)
+	return c.s, err
+}
+
+// account returns the account's settings and connected channels, cached
+// briefly. Default senders come from settings.senders, else from the
+// connected channels' default (or first) sender per channel.
+func (s *Service) account(ctx context.Context, accountID string) (cachedSettings, error) {
 	s.mu.Lock()
 	c, ok := s.settings[accountID]
 	s.mu.Unlock()
 	if ok && time.Since(c.at) < settingsTTL {
-		return c.s, nil
+		return c, nil
 	}
 	st, err := s.store.AccountSettings(ctx, accountID)
 	if err != nil {
-		return sb.AccountSettings{}, err
+		return cachedSettings{}, err
 	}
 	st = st.WithDefaults()
+	chans, err := s.store.ChannelRoutes(ctx, accountID)
+	if err != nil {
+		return cachedSettings{}, err
+	}
+	senders := map[sb.Channel]string{}
+	for _, ch := range chans {
+		for _, snd := range ch.Senders {
+			if _, ok := senders[snd.Channel]; !ok || snd.Default {
+				senders[snd.Channel] = snd.Address
+			}
+		}
+	}
+	for ch, addr := range st.Senders {
+		senders[ch] = addr
+	}
+	st.Senders = senders
+	c = cachedSettings{s: st, channels: chans, at: time.Now()}
 	s.mu.Lock()
 	if len(s.settings) > 10000 {
 		clear(s.settings)
 	}
-	s.settings[accountID] = cachedSettings{st, time.Now()}
+	s.settings[accountID] = c
 	s.mu.Unlock()
-	return st, nil
+	return c, nil
 }
 
-// Forget drops the cached settings of an account after they changed.
+// carrier finds the connected channel that sends on ch from address from:
+// its id and provider type, or the sandbox when none is connected.
+func carrier(chans []sb.ConnectedChannel, ch sb.Channel, from string) (channelID, provider string) {
+	if from == "" {
+		return "", sb.ProviderSandbox
+	}
+	for i := range chans {
+		if _, ok := chans[i].SenderFor(ch, from); ok {
+			return chans[i].ID, chans[i].Type
+		}
+	}
+	return "", sb.ProviderSandbox
+}
+
+// Forget drops the cached settings and channels of an account after they
+// changed.
 func (s *Service) Forget(accountID string) {
 	s.mu.Lock()
 	delete(s.settings, accountID)
 	s.mu.Unlock()
 }
+
+// IsTemplate reports whether a message's metadata carries a pre-approved
+// template ({"template": {...}}), the only kind WhatsApp delivers outside
+// its customer service window.
+func IsTemplate(metadata json.RawMessage) bool {
+	var m struct {
+		Template json.RawMessage `json:"template"`
+	}
+	return json.Unmarshal(metadata, &m) == nil && len(m.Template) > 0 && string(m.Template) != "null"
+}
+
+// WhatsAppWindow is Meta's customer service window: free-form messages
+// may follow a customer's last message by at most this long.
+const WhatsAppWindow = 24 * time.Hour
 
 // ChannelAuto asks routing to pick the channel.
 const ChannelAuto sb.Channel = "auto"
@@ -125,6 +184,9 @@ type OutboundRequest struct {
 	Category   string
 	Mode       string // recorded on the decision: auto | conversation | failover
 	Reason     string // with Mode conversation: why this channel
+	// Template marks a pre-approved template message (metadata.template):
+	// WhatsApp allows only those outside its 24-hour service window.
+	Template bool
 }
 
 // Outbound is where a message goes and what it belongs to.
@@ -137,12 +199,15 @@ type Outbound struct {
 	Decision       *sb.RoutingDecision
 	DeferredUntil  time.Time
 	Deliveries     []string // customer/conversation webhooks written on the way
+	Provider       string   // the provider type carrying it (sandbox when none is connected)
+	ChannelID      string   // the connected channel ("" for the sandbox)
 }
 
 // Apply copies the routing outcome onto m.
 func (o *Outbound) Apply(m *sb.Message) {
 	m.Channel, m.To, m.From = o.Channel, o.To, o.From
 	m.CustomerID, m.ConversationID, m.Routing, m.DeferredUntil = o.CustomerID, o.ConversationID, o.Decision, o.DeferredUntil
+	m.Provider, m.ChannelID = o.Provider, o.ChannelID
 }
 
 // Outbound routes a send: it resolves the destination to a customer
@@ -150,10 +215,12 @@ func (o *Outbound) Apply(m *sb.Message) {
 // refuses opted-out identities, joins the customer's conversation and
 // applies quiet hours to marketing sends.
 func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, error) {
-	st, err := s.Settings(ctx, r.AccountID)
+	acct, err := s.account(ctx, r.AccountID)
 	if err != nil {
 		return nil, err
 	}
+	st := acct.s
+	var lastInbound time.Time
 	out := &Outbound{Channel: r.Channel, From: r.From}
 	var customer *sb.Customer
 	now := s.now()
@@ -165,7 +232,7 @@ func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, e
 		if err != nil {
 			return nil, err
 		}
-		out.To, out.CustomerID = id.Address, customer.ID
+		out.To, out.CustomerID, lastInbound = id.Address, customer.ID, id.LastInboundAt
 		j, err := s.store.JoinConversation(ctx, JoinRequest{AccountID: r.AccountID, CustomerID: out.CustomerID, IdentityID: id.ID,
 			Channel: out.Channel, Direction: sb.Outbound, At: now, Idle: st.ConversationInactivity})
 		if err != nil {
@@ -181,7 +248,7 @@ func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, e
 		if res.OptedOut {
 			return nil, optedOut(r.Channel, r.To)
 		}
-		out.To, out.CustomerID, out.ConversationID = r.To, res.CustomerID, j.ConversationID
+		out.To, out.CustomerID, out.ConversationID, lastInbound = r.To, res.CustomerID, j.ConversationID, res.LastInboundAt
 		out.Deliveries = append(res.Deliveries, j.Deliveries...)
 		if out.From == "" {
 			// Reply from the address they wrote to, else the default.
@@ -194,6 +261,12 @@ func (s *Service) Outbound(ctx context.Context, r OutboundRequest) (*Outbound, e
 	if out.From == "" {
 		e := sb.Invalid(sb.FieldError{Field: "from", Message: fmt.Sprintf("is required: the account has no default %s sender (settings.senders)", out.Channel)})
 		return nil, e
+	}
+	out.ChannelID, out.Provider = carrier(acct.channels, out.Channel, out.From)
+	if out.Channel == sb.ChannelWhatsApp && out.Provider != sb.ProviderSandbox && !r.Template &&
+		(lastInbound.IsZero() || now.Sub(lastInbound) > WhatsAppWindow) {
+		return nil, sb.Invalid(sb.FieldError{Field: "metadata.template", Message: "the customer has not written on WhatsApp in the last 24 hours: " +
+			"outside WhatsApp's customer service window only a pre-approved template may be sent (metadata.template)"})
 	}
 	if r.Category == sb.CategoryMarketing && st.QuietHours != nil {
 		if customer == nil {
@@ -434,7 +507,7 @@ func (s *Service) Keywords(ctx context.Context, m *sb.Message) (*sb.Message, []s
 // Reply routes a reply in a conversation: on ch when given, else on the
 // channel the customer last wrote on (the conversation's current channel if
 // they never wrote).
-func (s *Service) Reply(ctx context.Context, accountID, conversationID string, ch sb.Channel, from, category string) (*Outbound, error) {
+func (s *Service) Reply(ctx context.Context, accountID, conversationID string, ch sb.Channel, from, category string, template bool) (*Outbound, error) {
 	conv, err := s.store.GetConversation(ctx, accountID, conversationID)
 	if err != nil {
 		return nil, err
@@ -447,7 +520,7 @@ func (s *Service) Reply(ctx context.Context, accountID, conversationID string, c
 		}
 	}
 	return s.Outbound(ctx, OutboundRequest{AccountID: accountID, Channel: ch, CustomerID: conv.CustomerID, From: from,
-		Category: category, Mode: "conversation", Reason: reason})
+		Category: category, Mode: "conversation", Reason: reason, Template: template})
 }
 
 // Retry runs fn again when a concurrent merge removed the customer it

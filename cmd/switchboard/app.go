@@ -15,6 +15,7 @@ import (
 
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/api"
+	"github.com/switchboardhq/switchboard/keyring"
 	"github.com/switchboardhq/switchboard/postgres"
 	"github.com/switchboardhq/switchboard/providers/sandbox"
 	"github.com/switchboardhq/switchboard/queue"
@@ -42,6 +43,7 @@ type App struct {
 	listener net.Listener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
 func queueConfig(cfg Config) queue.Config {
@@ -58,9 +60,22 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 	if role != RoleAll && role != RoleAPI && role != RoleWorker {
 		return nil, fmt.Errorf("unknown role %q: want api, worker or all", role)
 	}
+	var keys *keyring.Keyring
+	if cfg.MasterKey != "" {
+		k, err := keyring.New(cfg.MasterKey, cfg.MasterKeysPrev...)
+		if err != nil {
+			return nil, err
+		}
+		keys = k
+	} else {
+		log.Warn("SWITCHBOARD_MASTER_KEY is not set: provider channels cannot be connected (the sandbox works)")
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns))
 	if err != nil {
 		return nil, err
+	}
+	if keys != nil {
+		db.SetSealer(keys)
 	}
 	qcfg := queueConfig(cfg)
 	qc, err := queue.NewClient(qcfg)
@@ -81,12 +96,15 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 				a.Close()
 				return nil, err
 			}
+			if keys != nil {
+				wdb.SetSealer(keys)
+			}
 			a.workerDB = wdb
 		}
 		db := wdb
 		carrier := sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency)
-		route := func(m *sb.Message) (string, queue.Provider) { return sandbox.Name, carrier }
-		a.worker = queue.NewWorker(qcfg, qc, db, route, guard, log).WithSteps(routing.NewService(db))
+		providers := newProviderSet(cfg, db, carrier)
+		a.worker = queue.NewWorker(qcfg, qc, db, providers.route, guard, log).WithSteps(routing.NewService(db))
 		if err := a.worker.Start(); err != nil {
 			a.Close()
 			return nil, err
@@ -100,7 +118,9 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		registerDepth.Do(func() { prometheus.MustRegister(depthProxy{}) })
 		outbox := queue.NewOutbox(qc, db, log)
 		a.wg.Go(func() { outbox.Run(runCtx, 4) })
-		srv := api.New(api.Config{Guard: guard, Routing: routing.NewService(db)}, db, outboxEnqueuer{outbox, qc}, qc, log)
+		providers := newProviderSet(cfg, db, sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency))
+		srv := api.New(api.Config{Guard: guard, Routing: routing.NewService(db), Providers: providers, PublicURL: cfg.PublicURL},
+			db, outboxEnqueuer{outbox, qc}, qc, log)
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			a.Close()
@@ -129,7 +149,9 @@ func (a *App) Addr() string {
 
 // Close shuts down gracefully: stop accepting requests, flush the outbox,
 // let in-flight deliveries finish, then close connections.
-func (a *App) Close() {
+func (a *App) Close() { a.closed.Do(a.close) }
+
+func (a *App) close() {
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		a.http.Shutdown(ctx)
@@ -177,6 +199,10 @@ func (o outboxEnqueuer) EnqueueWebhooks(ctx context.Context, ids []string) error
 
 func (o outboxEnqueuer) Schedule(ctx context.Context, m *sb.Message, at time.Time) error {
 	return o.qc.ScheduleRelease(ctx, sb.MessageRef{ID: m.ID, AccountID: m.AccountID, Channel: m.Channel, From: m.From}, at)
+}
+
+func (o outboxEnqueuer) EnqueueReceipt(ctx context.Context, r sb.Receipt) error {
+	return o.qc.ScheduleReceipt(ctx, r, 0)
 }
 
 func (o outboxEnqueuer) EnqueueFailover(ctx context.Context, parentID string, at time.Time) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,12 @@ type Config struct {
 	DBMaxConns       int           // SWITCHBOARD_DB_MAX_CONNS
 	ShutdownTimeout  time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT
 	PprofAddr        string        // SWITCHBOARD_PPROF_ADDR: net/http/pprof listener; off when empty
+	MasterKey        string        // SWITCHBOARD_MASTER_KEY: seals provider credentials (32 bytes, base64)
+	MasterKeysPrev   []string      // SWITCHBOARD_MASTER_KEY_PREVIOUS: comma-separated, still open during a rotation
+	PublicURL        string        // SWITCHBOARD_PUBLIC_URL: where providers reach /hooks/…
+	// ProviderBaseURLs overrides providers' API base URLs (tests point them
+	// at fakes): SWITCHBOARD_<TYPE>_API_URL, e.g. SWITCHBOARD_TELEGRAM_API_URL.
+	ProviderBaseURLs map[string]string
 
 	webhookSchedule []time.Duration // tests only
 }
@@ -44,6 +51,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		Lease:           30 * time.Second,
 		DBMaxConns:      32,
 		ShutdownTimeout: 20 * time.Second,
+		PublicURL:       "http://localhost:8080",
 	}
 	var errs []error
 	str := func(name string, dst *string) {
@@ -76,6 +84,18 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("SWITCHBOARD_REDIS_URL", &c.RedisURL)
 	str("SWITCHBOARD_LOG_LEVEL", &c.LogLevel)
 	str("SWITCHBOARD_PPROF_ADDR", &c.PprofAddr)
+	str("SWITCHBOARD_MASTER_KEY", &c.MasterKey)
+	str("SWITCHBOARD_PUBLIC_URL", &c.PublicURL)
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if v := getenv("SWITCHBOARD_MASTER_KEY_PREVIOUS"); v != "" {
+		c.MasterKeysPrev = strings.Split(v, ",")
+	}
+	c.ProviderBaseURLs = map[string]string{}
+	for _, typ := range []string{"twilio", "telegram", "whatsapp_cloud", "viber", "exolve"} {
+		if v := getenv("SWITCHBOARD_" + strings.ToUpper(typ) + "_API_URL"); v != "" {
+			c.ProviderBaseURLs[typ] = v
+		}
+	}
 	if v := getenv("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboardhq/switchboard/keyring"
 	"github.com/switchboardhq/switchboard/postgres"
 	"github.com/switchboardhq/switchboard/sdk"
 	"github.com/switchboardhq/switchboard/testenv"
@@ -34,10 +36,14 @@ func testConfig(t *testing.T) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.HTTPAddr = "127.0.0.1:0"
+	// A known free port, so the public URL that providers' signatures
+	// cover (SWITCHBOARD_PUBLIC_URL) is the server's real address.
+	cfg.HTTPAddr = freeAddr(t)
+	cfg.PublicURL = "http://" + cfg.HTTPAddr
 	cfg.DatabaseURL = testenv.DatabaseURL(t)
 	cfg.RedisURL = testenv.RedisURL(t)
 	cfg.WebhookAllowPriv = true
+	cfg.MasterKey = keyring.NewKey()
 	cfg.RetryBase = 50 * time.Millisecond
 	cfg.SandboxDelay = 50 * time.Millisecond
 	cfg.SweepInterval = 200 * time.Millisecond
@@ -215,4 +221,15 @@ func startWorker(t *testing.T, bin string, cfg Config, env ...string) *exec.Cmd 
 		t.Fatal(err)
 	}
 	return cmd
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

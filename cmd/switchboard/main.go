@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/switchboardhq/switchboard/keyring"
 	"github.com/switchboardhq/switchboard/postgres"
 	"github.com/switchboardhq/switchboard/webhook"
 )
@@ -36,6 +37,9 @@ const usage = `usage:
   switchboard migrate                         apply database migrations
   switchboard accounts create --name NAME [--json]
                                               create an account and print its API key
+  switchboard keys generate                   print a new random master key (SWITCHBOARD_MASTER_KEY)
+  switchboard keys rotate                     re-seal every stored secret under SWITCHBOARD_MASTER_KEY
+                                              (old keys in SWITCHBOARD_MASTER_KEY_PREVIOUS)
 Configuration comes from SWITCHBOARD_* environment variables (see README).`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -85,6 +89,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("--name is required")
 		}
 		return createAccount(ctx, cfg, *name, *asJSON, stdout)
+	case "keys":
+		switch {
+		case len(args) == 2 && args[1] == "generate":
+			fmt.Fprintln(stdout, keyring.NewKey())
+			return nil
+		case len(args) == 2 && args[1] == "rotate":
+			return rotateKeys(ctx, cfg, stdout)
+		}
+		return fmt.Errorf("usage: switchboard keys generate | switchboard keys rotate")
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -145,5 +158,34 @@ func createAccount(ctx context.Context, cfg Config, name string, asJSON bool, st
 		})
 	}
 	fmt.Fprintf(stdout, "account_id: %s\napi_key:    %s   (shown once; stored hashed)\nstatus_callback_secret: %s\n", id, key, secret)
+	return nil
+}
+
+// rotateKeys re-seals every channel's credentials under the current master
+// key, printing progress; afterwards the previous keys can be dropped.
+func rotateKeys(ctx context.Context, cfg Config, stdout io.Writer) error {
+	if cfg.MasterKey == "" {
+		return fmt.Errorf("SWITCHBOARD_MASTER_KEY is not set")
+	}
+	keys, err := keyring.New(cfg.MasterKey, cfg.MasterKeysPrev...)
+	if err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetSealer(keys)
+	n, err := db.RotateChannelKeys(ctx, func(done, total int) {
+		fmt.Fprintf(stdout, "\rre-sealed %d/%d channels", done, total)
+	})
+	if n > 0 {
+		fmt.Fprintln(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d channels re-sealed under key %s; SWITCHBOARD_MASTER_KEY_PREVIOUS can now be removed\n", n, keys.CurrentID())
 	return nil
 }

@@ -16,20 +16,35 @@ import (
 )
 
 // apiError is a non-2xx answer from Exolve. Exolve has no error-code table:
-// its error text is what identifies an error, so Text is what callers match.
+// its error text is what identifies an error.
 type apiError struct {
 	method     string
 	status     int
-	text       string // Exolve's error text; "" when the body carried none
+	text       string // Exolve's error text from a JSON body; "" when it carried none
 	code       string // a code from a grpc-gateway body ({code, message, details}), if any
+	excerpt    string // the start of a body that is not Exolve's JSON (a proxy's page)
 	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
-	if e.text == "" {
-		return fmt.Sprintf("exolve %s: HTTP %d", e.method, e.status)
+	return fmt.Sprintf("exolve %s: %s", e.method, e.describe())
+}
+
+// describe is the status and whatever the body said, for people.
+func (e *apiError) describe() string {
+	s := fmt.Sprintf("HTTP %d", e.status)
+	switch {
+	case e.text != "":
+		s += ": " + e.text
+	case e.excerpt != "":
+		s += ": " + e.excerpt
+	case http.StatusText(e.status) != "":
+		s += " (" + http.StatusText(e.status) + ")"
 	}
-	return fmt.Sprintf("exolve %s: HTTP %d: %s", e.method, e.status, e.text)
+	if e.code != "" {
+		s += " (code " + e.code + ")"
+	}
+	return s
 }
 
 // transient reports whether retrying may succeed: rate limiting (429,
@@ -42,12 +57,11 @@ func (e *apiError) transient() bool {
 // badResponse is a 2xx answer that is not what the method returns.
 type badResponse struct {
 	method string
-	status int
 	err    error
 }
 
 func (e *badResponse) Error() string {
-	return fmt.Sprintf("exolve %s: HTTP %d with an unreadable answer: %v", e.method, e.status, e.err)
+	return fmt.Sprintf("exolve %s: unreadable answer: %v", e.method, e.err)
 }
 
 func (e *badResponse) Unwrap() error { return e.err }
@@ -56,16 +70,20 @@ func (e *badResponse) Unwrap() error { return e.err }
 // seen: the documented flat {"error": "text"}, the live nested
 // {"error": {"message": "text", ...}}, and grpc-gateway's top-level
 // {"code": 3, "message": "text", "details": []}. Anything else (the plain
-// "404 page not found" of a wrong path, an HTML proxy page) keeps a short
-// excerpt of the body as the text.
+// "404 page not found" of a wrong path, an HTML proxy page) is kept as a
+// short excerpt.
 func newAPIError(method string, resp *http.Response, body []byte) *apiError {
 	e := &apiError{method: method, status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
-	e.text, e.code = errorText(body)
+	var ok bool
+	if e.text, e.code, ok = errorText(body); !ok {
+		e.excerpt = excerpt(body)
+	}
 	return e
 }
 
-// errorText returns the error text and code an error body carries.
-func errorText(body []byte) (text, code string) {
+// errorText returns the error text and code a JSON error body carries; ok
+// is false when the body is not a JSON object.
+func errorText(body []byte) (text, code string, ok bool) {
 	body = bytes.TrimSpace(body)
 	var env struct {
 		Error   json.RawMessage `json:"error"`
@@ -91,15 +109,19 @@ func errorText(body []byte) (text, code string) {
 				code = c
 			}
 		}
-		return strings.TrimSpace(text), code
+		return strings.TrimSpace(text), code, true
 	}
-	// Not JSON: keep the first line, briefly.
-	line, _, _ := bytes.Cut(body, []byte("\n"))
+	return "", "", false
+}
+
+// excerpt is the first line of a body, briefly, for an error message.
+func excerpt(body []byte) string {
+	line, _, _ := bytes.Cut(bytes.TrimSpace(body), []byte("\n"))
 	const max = 200
 	if len(line) > max {
 		line = line[:max]
 	}
-	return strings.ToValidUTF8(string(line), ""), ""
+	return strings.TrimSpace(strings.ToValidUTF8(string(line), ""))
 }
 
 // scalar renders a JSON string or number as text; anything else as "".
@@ -151,16 +173,7 @@ func providerError(err error) *sb.ProviderError {
 		if code == "" {
 			code = "http_" + strconv.Itoa(ae.status)
 		}
-		msg := fmt.Sprintf("Exolve answered HTTP %d", ae.status)
-		if ae.text != "" {
-			msg += ": " + ae.text
-		} else if st := http.StatusText(ae.status); st != "" {
-			msg += " (" + st + ")"
-		}
-		if ae.code != "" {
-			msg += " (code " + ae.code + ")"
-		}
-		return &sb.ProviderError{Code: code, Message: msg, Permanent: !ae.transient(), RetryAfter: ae.retryAfter}
+		return &sb.ProviderError{Code: code, Message: "Exolve answered " + ae.describe(), Permanent: !ae.transient(), RetryAfter: ae.retryAfter}
 	}
 	var br *badResponse
 	if errors.As(err, &br) {
@@ -168,7 +181,7 @@ func providerError(err error) *sb.ProviderError {
 		// retrying could send it twice, so the failure is permanent.
 		return &sb.ProviderError{
 			Code:      "invalid_response",
-			Message:   fmt.Sprintf("Exolve accepted the request (HTTP %d) but its answer could not be read, so the SMS may have been sent: %v", br.status, br.err),
+			Message:   fmt.Sprintf("Exolve accepted the request but its answer could not be read, so the SMS may have been sent: %v", br.err),
 			Permanent: true,
 		}
 	}

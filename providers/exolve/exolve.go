@@ -133,7 +133,7 @@ func (c *Client) call(ctx context.Context, method string, in, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return &badResponse{method: method, status: resp.StatusCode, err: err}
+		return &badResponse{method: method, err: err}
 	}
 	return nil
 }

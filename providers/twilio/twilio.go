@@ -46,6 +46,7 @@ type Client struct {
 	base      *url.URL // nil: the real API
 	baseErr   error    // a BaseURL that does not parse, reported on each call
 	validator twclient.RequestValidator
+	clock     func() time.Time // nil: time.Now; tests set it
 }
 
 // New returns a client for creds. It does not validate creds (call
