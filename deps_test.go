@@ -37,15 +37,20 @@ func TestImportRules(t *testing.T) {
 	}
 	// forbidden: package → our packages it must not import.
 	forbidden := map[string][]string{
-		"":                  {"api", "queue", "postgres", "providers", "routing", "webhook", "sdk"},
-		"sdk":               {""},
-		"webhook":           {""},
-		"keyring":           {""},
-		"api":               {"postgres", "queue", "providers"},
-		"queue":             {"api", "postgres", "providers"},
-		"postgres":          {"api", "queue", "providers", "webhook"},
-		"providers/sandbox": {"api", "queue", "postgres"},
-		"routing":           {"api", "queue", "postgres", "providers"},
+		"":                   {"api", "queue", "postgres", "providers", "routing", "webhook", "sdk"},
+		"sdk":                {""},
+		"webhook":            {""},
+		"api":                {"postgres", "queue", "providers"},
+		"queue":              {"api", "postgres", "providers"},
+		"postgres":           {"api", "queue", "providers", "webhook"},
+		"providers/sandbox":  {"api", "queue", "postgres"},
+		"providers/twilio":   {"api", "queue", "postgres", "routing"},
+		"providers/telegram": {"api", "queue", "postgres", "routing"},
+		"providers/whatsapp": {"api", "queue", "postgres", "routing"},
+		"providers/viber":    {"api", "queue", "postgres", "routing"},
+		"providers/exolve":   {"api", "queue", "postgres", "routing"},
+		"keyring":            {""},
+		"routing":            {"api", "queue", "postgres", "providers"},
 	}
 	for pkg, deps := range imports {
 		for _, d := range deps {

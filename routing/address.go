@@ -39,7 +39,24 @@ func NormalizeSender(ch sb.Channel, addr string) (string, error) {
 	if ch == sb.ChannelSMS && alphaSender(a) {
 		return a, nil
 	}
+	if (ch == sb.ChannelSMS || ch == sb.ChannelWhatsApp) && messagingService(a) {
+		return a, nil // a Twilio Messaging Service picks the number itself
+	}
 	return NormalizeAddress(ch, addr)
+}
+
+// messagingService reports whether s is a Twilio Messaging Service SID
+// (MG and 32 hex digits).
+func messagingService(s string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, "MG") {
+		return false
+	}
+	for _, r := range s[2:] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func alphaSender(s string) bool {

@@ -55,6 +55,9 @@ type Client struct {
 	OptOuts *OptOutsService
 	// Settings reads and changes the account's routing settings.
 	Settings *SettingsService
+	// Channels connects provider accounts (Twilio, Telegram, WhatsApp
+	// Cloud, Viber, MTS Exolve) that messages go out on.
+	Channels *ChannelsService
 
 	apiKey     string
 	baseURL    string
@@ -117,6 +120,7 @@ func New(apiKey string, opts ...Option) *Client {
 	c.Conversations = &ConversationsService{c: c}
 	c.OptOuts = &OptOutsService{c: c}
 	c.Settings = &SettingsService{c: c}
+	c.Channels = &ChannelsService{c: c}
 	return c
 }
 

@@ -19,9 +19,11 @@ const (
 	ProblemPayloadTooLarge      = "payload-too-large"
 	ProblemUnsupportedMediaType = "unsupported-media-type"
 	ProblemBlockedDestination   = "blocked-destination"
-	ProblemOptedOut             = "opted-out" // 422: the recipient opted out on that channel
-	ProblemNoRoute              = "no-route"  // 422: no channel reaches the customer
-	ProblemConflict             = "conflict"  // 409: e.g. the identity belongs to another customer
+	ProblemOptedOut             = "opted-out"        // 422: the recipient opted out on that channel
+	ProblemNoRoute              = "no-route"         // 422: no channel reaches the customer
+	ProblemConflict             = "conflict"         // 409: e.g. the identity belongs to another customer
+	ProblemForbidden            = "forbidden"        // 403: a provider webhook whose signature does not verify
+	ProblemProviderRefused      = "provider-refused" // 422: the provider refused a channel's credentials
 	ProblemUnavailable          = "unavailable"
 	ProblemInternal             = "internal"
 )

@@ -108,6 +108,9 @@ type Message struct {
 	ParentID *string `json:"parent_id"`
 	// DeferredUntil is set when quiet hours moved the send to that time.
 	DeferredUntil *time.Time `json:"deferred_until"`
+	// ChannelID is the connected channel (Channels) the message went out
+	// on or came in through; nil when the sandbox carried it.
+	ChannelID *string `json:"channel_id"`
 	// Failover is the plan and progress of a failover parent (Provider
 	// "failover"); nil on every other message.
 	Failover *FailoverPlan `json:"failover,omitempty"`
