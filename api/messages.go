@@ -162,8 +162,8 @@ func (s *Server) content(text string, media []string, meta json.RawMessage, call
 		fields.add("metadata", "must not contain NUL characters")
 	}
 	switch {
-	case text == "" && len(media) == 0:
-		fields.add("text", "is required unless media_urls is set")
+	case text == "" && len(media) == 0 && !routing.IsTemplate(meta):
+		fields.add("text", "is required unless media_urls or metadata.template is set")
 	case len([]rune(text)) > maxText:
 		fields.add("text", "must be at most 4096 characters")
 	}

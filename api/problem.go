@@ -78,6 +78,8 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	p := Problem{Type: problemBase + m.typ, Title: m.title, Status: m.status, RequestID: requestID(c)}
 	var e *sb.Error
 	switch {
+	case code == sb.EUNAVAILABLE && errors.As(err, &e) && e.Code == sb.EUNAVAILABLE:
+		p.Detail = e.Message // our own words (a missing master key), not a driver's
 	case code == sb.EINTERNAL || code == sb.EUNAVAILABLE:
 		s.log.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", p.RequestID)
 		p.Detail = "The server could not complete the request; it has been logged as " + p.RequestID + "."

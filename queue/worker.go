@@ -105,7 +105,7 @@ func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	}
 	var rl *retryLater
 	if errors.As(err, &rl) {
-		return rl.after
+		return noSooner(time.Now(), rl.after)
 	}
 	return w.backoff(n)
 }
@@ -127,3 +127,15 @@ func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "compone
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+
+// noSooner is the delay to give asynq for a retry due no sooner than after
+// from now. asynq keeps retry times in whole seconds, so a retry falls due
+// at the start of its second — up to a second early, which would break a
+// provider's Retry-After: round the due time up to the next second.
+func noSooner(now time.Time, after time.Duration) time.Duration {
+	due := now.Add(after)
+	if t := due.Truncate(time.Second); t.Before(due) {
+		due = t.Add(time.Second)
+	}
+	return due.Sub(now)
+}

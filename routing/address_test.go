@@ -52,7 +52,7 @@ func TestNormalizeSender(t *testing.T) {
 		{sb.ChannelSMS, "MyShop", "MyShop", true},
 		{sb.ChannelSMS, " +1 500 555 0000 ", "+15005550000", true},
 		{sb.ChannelSMS, "MG0123456789abcdef0123456789abcdef", "MG0123456789abcdef0123456789abcdef", true},
-		{sb.ChannelSMS, "12345", "", false},            // digits only: a number, and not a valid one
+		{sb.ChannelSMS, "12345", "", false},             // digits only: a number, and not a valid one
 		{sb.ChannelSMS, "ThisIsTooLongName", "", false}, // over 11 characters
 		{sb.ChannelWhatsApp, "MyShop", "", false},       // alphanumeric IDs are an SMS thing
 		{sb.ChannelTelegram, "switchboard_bot", "switchboard_bot", true},

@@ -67,9 +67,10 @@ type ConnectedChannel struct {
 }
 
 // Sender is one of our addresses on a connected channel: E.164 for sms and
-// whatsapp (sms also takes an alphanumeric sender id such as "MyShop"), the
-// bot's username for telegram, the bot's URI for viber. Default marks the
-// default sender for its message channel (at most one per channel).
+// whatsapp (sms also takes an alphanumeric sender id such as "MyShop", and
+// Twilio a Messaging Service SID "MG…"), the bot's username for telegram,
+// the bot's URI for viber. Default marks the default sender for its
+// message channel (at most one per channel).
 type Sender struct {
 	Channel Channel `json:"channel"`
 	Address string  `json:"address"`

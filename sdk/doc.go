@@ -32,6 +32,17 @@
 // Customers, Conversations, OptOuts and Settings manage the routing
 // records behind such sends.
 //
+// Channels connects the provider accounts messages go out on. The
+// credentials are verified with the provider and never come back; paste
+// the channel's WebhookURL into the provider's console unless its
+// WebhookStatus is WebhookRegistered:
+//
+//	ch, err := client.Channels.Create(ctx, &sdk.CreateChannelParams{
+//		Type:        sdk.ChannelTypeTelegram,
+//		Credentials: map[string]any{"bot_token": token},
+//		Senders:     []sdk.Sender{{Channel: sdk.ChannelTelegram, Address: "my_shop_bot", Default: true}},
+//	})
+//
 // Lists are Go iterators that fetch further pages on demand; break out of
 // the loop to stop fetching:
 //

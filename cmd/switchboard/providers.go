@@ -102,7 +102,19 @@ var kinds = map[string]kind{
 	},
 	sb.ProviderWhatsAppCloud: {
 		channels: []sb.Channel{sb.ChannelWhatsApp},
-		check:    check[whatsapp.Credentials],
+		check: func(raw json.RawMessage) (map[string]string, error) {
+			c, err := decode[whatsapp.Credentials](raw)
+			if err == nil && c.VerifyToken == "" {
+				// Meta saves the callback URL only once it has echoed a
+				// challenge for this token: without one it never can.
+				err = sb.Invalid(sb.FieldError{Field: "credentials.verify_token",
+					Message: "is required: the Verify Token you type into the webhook settings of your Meta app"})
+			}
+			if err != nil {
+				return nil, err
+			}
+			return c.Hint(), nil
+		},
 		open: func(p *providerSet, ch *sb.ConnectedChannel) (conn, error) {
 			c, err := decode[whatsapp.Credentials](ch.Credentials)
 			return whatsapp.New(c, whatsapp.Options{BaseURL: p.cfg.ProviderBaseURLs[sb.ProviderWhatsAppCloud]}), err

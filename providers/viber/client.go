@@ -4,8 +4,8 @@
 // webhook.
 //
 // Every API call is POST {BaseURL}/{method} with the bot's token in the
-// X-Viber-Auth-Token header; Viber answers HTTP 200 with a JSON status, 0
-// for success, whether or not it accepted the request.
+// X-Viber-Auth-Token header; Viber answers with a JSON status, 0 for success,
+// and says why it refused in status_message (with HTTP 200, per its SDKs).
 package viber
 
 import (
@@ -47,7 +47,7 @@ type Client struct {
 	botURI  string
 }
 
-// New returns a client for the bot creds name. It does no I/O.
+// New returns a client for the bot that creds belong to. It does no I/O.
 func New(creds Credentials, opts Options) *Client {
 	c := &Client{creds: creds, baseURL: strings.TrimRight(opts.BaseURL, "/"), http: opts.HTTPClient, botURI: opts.BotURI}
 	if c.baseURL == "" {

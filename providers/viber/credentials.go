@@ -68,6 +68,9 @@ func (c Credentials) String() string {
 	return "viber.Credentials{auth_token: " + mask(c.AuthToken) + ", sender_name: " + c.SenderName + "}"
 }
 
+// GoString keeps the token out of %#v.
+func (c Credentials) GoString() string { return c.String() }
+
 // LogValue keeps the token out of structured logs.
 func (c Credentials) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("auth_token", mask(c.AuthToken)), slog.String("sender_name", c.SenderName))

@@ -234,10 +234,16 @@ func TestSendErrors(t *testing.T) {
 }
 
 func TestSendTransportErrors(t *testing.T) {
+	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done() // answers only when the client gives up
+		io.Copy(io.Discard, r.Body) // lets the server notice the client hanging up
+		select {                    // never answers in time
+		case <-r.Context().Done():
+		case <-release:
+		}
 	}))
 	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) }) // runs first
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 
@@ -578,7 +584,7 @@ func TestHintHidesToken(t *testing.T) {
 		if h["sender_name"] != c.SenderName {
 			t.Errorf("Hint sender_name = %q", h["sender_name"])
 		}
-		for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c)} {
+		for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 			if strings.Contains(s, c.AuthToken) {
 				t.Errorf("formatted credentials %q show the token", s)
 			}
