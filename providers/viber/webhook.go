@@ -80,6 +80,9 @@ func (c *Client) ParseWebhook(r *http.Request, body []byte, publicURL string) (*
 			return nil, err
 		}
 		batch.Messages = append(batch.Messages, m)
+		// Writing to the bot subscribes a user again (Viber sends no
+		// "subscribed" for it): lift an earlier unsubscribe.
+		batch.OptIns = append(batch.OptIns, sb.OptOut{Channel: sb.ChannelViber, Address: m.From, Source: "provider", Keyword: "message"})
 	case "delivered", "seen", "failed":
 		if token == "" {
 			return nil, sb.Errorf(sb.EINVALID, "viber %s callback without message_token", cb.Event)
