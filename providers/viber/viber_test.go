@@ -372,28 +372,30 @@ func TestParseWebhook(t *testing.T) {
 			Metadata: json.RawMessage(meta), Provider: sb.ProviderViber, ProviderMessageID: token,
 		}
 	}
+	// Writing to the bot subscribes the user again.
+	resubscribe := []sb.OptOut{{Channel: sb.ChannelViber, Address: "01234567890A=", Source: "provider", Keyword: "message"}}
 	tests := []struct {
 		fixture string
 		want    sb.InboundBatch
 	}{
 		{"callback_webhook.json", sb.InboundBatch{}},
 		{"callback_conversation_started.json", sb.InboundBatch{}},
-		{"callback_message_text.json", sb.InboundBatch{Messages: []*sb.Message{
+		{"callback_message_text.json", sb.InboundBatch{OptIns: resubscribe, Messages: []*sb.Message{
 			inbound("4912661846655238145", "a message to the service", nil,
 				`{"viber":{"type":"text","tracking_data":"tracking data","sender_name":"John McClane","country":"UK",
 				"language":"en","api_version":1,"timestamp":1457764197627}}`)}}},
-		{"callback_message_picture.json", sb.InboundBatch{Messages: []*sb.Message{
+		{"callback_message_picture.json", sb.InboundBatch{OptIns: resubscribe, Messages: []*sb.Message{
 			inbound("4912661846655238146", "look at this",
 				[]string{"https://dl-media.viber.com/1/share/2/long/vibes/icon/image/0x0/95e0/photo.jpg"},
 				`{"viber":{"type":"picture","tracking_data":"msg_01","file_name":"photo.jpg","size":123456,
 				"thumbnail":"https://dl-media.viber.com/1/share/2/long/vibes/icon/image/0x0/95e0/thumb.jpg",
 				"sender_name":"John McClane","country":"UK","language":"en","api_version":1,"timestamp":1457764197627}}`)}}},
-		{"callback_message_file.json", sb.InboundBatch{Messages: []*sb.Message{
+		{"callback_message_file.json", sb.InboundBatch{OptIns: resubscribe, Messages: []*sb.Message{
 			inbound("4912661846655238147", "",
 				[]string{"https://dl-media.viber.com/5/share/2/long/bots/generic/file/report.pdf"},
 				`{"viber":{"type":"file","file_name":"report.pdf","size":10240,"sender_name":"John McClane",
 				"api_version":7,"timestamp":1457764197627}}`)}}},
-		{"callback_message_location.json", sb.InboundBatch{Messages: []*sb.Message{
+		{"callback_message_location.json", sb.InboundBatch{OptIns: resubscribe, Messages: []*sb.Message{
 			inbound("4912661846655238148", "", nil,
 				`{"viber":{"type":"location","location":{"lat":50.76891,"lon":6.11499},"sender_name":"John McClane",
 				"timestamp":1457764197627}}`)}}},
