@@ -99,7 +99,7 @@ func (c *Client) EnqueueBatch(ctx context.Context, refs []sb.MessageRef) error {
 func (c *Client) EnqueueRetry(ctx context.Context, ref sb.MessageRef, delay time.Duration, attempt int) error {
 	body, _ := json.Marshal(deliverPayload{MessageRef: ref})
 	_, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(TypeDeliver, body), asynq.Queue(QueueMessages),
-		asynq.TaskID(ref.ID+":a"+strconv.Itoa(attempt)), asynq.ProcessIn(delay), asynq.MaxRetry(max(c.cfg.MaxAttempts-attempt, 0)))
+		asynq.TaskID(ref.ID+":a"+strconv.Itoa(attempt)), asynq.ProcessIn(noSooner(time.Now(), delay)), asynq.MaxRetry(max(c.cfg.MaxAttempts-attempt, 0)))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue retry of %s: %w", ref.ID, err)
 	}

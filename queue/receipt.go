@@ -35,6 +35,18 @@ func (w *Worker) ApplyReceipt(ctx context.Context, r sb.Receipt) error {
 			return err
 		}
 	}
+	if r.Status == sb.StatusRead {
+		// Read implies delivered: record that first, or a read receipt that
+		// overtakes its delivered one (they are applied concurrently) would
+		// leave the message without message.delivered.
+		res, err := w.store.Transition(ctx, id, sb.Change{Status: sb.StatusDelivered, After: sb.StatusSent})
+		if err != nil && !errors.Is(err, sb.ErrNotFound) {
+			return fmt.Errorf("apply receipt: %w", err)
+		}
+		if err == nil {
+			w.announce(ctx, res, sb.StatusDelivered)
+		}
+	}
 	res, err := w.store.Transition(ctx, id, sb.Change{Status: r.Status, After: sb.StatusSent, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage})
 	if errors.Is(err, sb.ErrNotFound) {
 		unknownReceipts.WithLabelValues(r.Provider).Inc()

@@ -50,7 +50,7 @@ func queueConfig(cfg Config) queue.Config {
 	return queue.Config{
 		RedisURL: cfg.RedisURL, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts,
 		RetryBase: cfg.RetryBase, Lease: cfg.Lease, SweepInterval: cfg.SweepInterval,
-		SweepGrace: cfg.SweepGrace, ShutdownTimeout: cfg.ShutdownTimeout,
+		SweepGrace: cfg.SweepGrace, ShutdownTimeout: cfg.ShutdownTimeout, SendTimeout: cfg.ProviderTimeout,
 		WebhookSchedule: cfg.webhookSchedule,
 	}
 }

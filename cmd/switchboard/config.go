@@ -24,6 +24,7 @@ type Config struct {
 	Lease            time.Duration // SWITCHBOARD_DELIVERY_LEASE
 	DBMaxConns       int           // SWITCHBOARD_DB_MAX_CONNS
 	ShutdownTimeout  time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT
+	ProviderTimeout  time.Duration // SWITCHBOARD_PROVIDER_TIMEOUT: one provider call
 	PprofAddr        string        // SWITCHBOARD_PPROF_ADDR: net/http/pprof listener; off when empty
 	MasterKey        string        // SWITCHBOARD_MASTER_KEY: seals provider credentials (32 bytes, base64)
 	MasterKeysPrev   []string      // SWITCHBOARD_MASTER_KEY_PREVIOUS: comma-separated, still open during a rotation
@@ -51,6 +52,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		Lease:           30 * time.Second,
 		DBMaxConns:      32,
 		ShutdownTimeout: 20 * time.Second,
+		ProviderTimeout: 15 * time.Second,
 		PublicURL:       "http://localhost:8080",
 	}
 	var errs []error
@@ -113,6 +115,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	dur("SWITCHBOARD_SWEEP_GRACE", &c.SweepGrace)
 	dur("SWITCHBOARD_DELIVERY_LEASE", &c.Lease)
 	dur("SWITCHBOARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("SWITCHBOARD_PROVIDER_TIMEOUT", &c.ProviderTimeout)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %v", errs)
 	}

@@ -429,6 +429,10 @@ func TestTelegramE2EForged(t *testing.T) {
 	mallory := tgUser(6666, "Mallory")
 	secret := e.fake.Webhook().SecretToken
 	hookSecret := ch.WebhookURL[strings.LastIndex(ch.WebhookURL, "/")+1:]
+	wrongURL := strings.TrimSuffix(ch.WebhookURL, hookSecret) + "0" + hookSecret[1:]
+	if hookSecret[0] == '0' {
+		wrongURL = strings.TrimSuffix(ch.WebhookURL, hookSecret) + "1" + hookSecret[1:]
+	}
 
 	for _, tc := range []struct {
 		name, url, secret string
@@ -437,7 +441,7 @@ func TestTelegramE2EForged(t *testing.T) {
 		{"no secret header", ch.WebhookURL, "", http.StatusForbidden},
 		{"wrong secret", ch.WebhookURL, "not-the-secret", http.StatusForbidden},
 		{"secret of another length", ch.WebhookURL, secret + "x", http.StatusForbidden},
-		{"right header, wrong URL", strings.TrimSuffix(ch.WebhookURL, hookSecret) + "0" + hookSecret[1:], secret, http.StatusNotFound},
+		{"right header, wrong URL", wrongURL, secret, http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, u := range []telegramtest.Update{e.fake.Text(mallory, "forged hello"), e.fake.Text(mallory, "STOP"), e.fake.Blocked(mallory)} {
