@@ -226,7 +226,8 @@ func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
 	}
 	if reply != nil {
 		reply.ID = uuid.Must(uuid.NewV7()).String()
-		reply.Provider = created.Provider
+		// Answer through the channel the keyword came in on.
+		reply.Provider, reply.ChannelID = created.Provider, created.ChannelID
 		saved, _, _, err := s.store.CreateMessage(ctx, reply, nil, nil)
 		if err != nil {
 			return nil, err

@@ -86,11 +86,14 @@ func (b *Breakers) allow(name string) (time.Duration, bool) {
 	return 0, true
 }
 
-// record counts a send's outcome: a provider that answers — even with a
-// permanent refusal — is up; timeouts, 5xx and 429s count against it.
+// record counts a send's outcome: a provider that answers — with a
+// permanent refusal or a rate limit it says how long to respect — is up;
+// timeouts, 5xx and hint-less errors count against it.
 func (b *Breakers) record(name string, err error) {
 	var pe *sb.ProviderError
-	transient := err != nil && (!errors.As(err, &pe) || !pe.Permanent)
+	// A rate limit with a retry hint means the provider is up (Telegram's
+	// 429 is per chat): only that message waits, the others go on.
+	transient := err != nil && (!errors.As(err, &pe) || (!pe.Permanent && pe.RetryAfter == 0))
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.m[name]

@@ -74,3 +74,17 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 		t.Fatalf("permanent refusals opened the breaker (calls %d)", perm.calls)
 	}
 }
+
+func TestBreakerIgnoresRateLimits(t *testing.T) {
+	b := NewBreakers(2, time.Minute)
+	limited := &scripted{errs: []error{
+		&sb.ProviderError{Code: "429", RetryAfter: time.Second}, &sb.ProviderError{Code: "429", RetryAfter: time.Second},
+		&sb.ProviderError{Code: "429", RetryAfter: time.Second}}}
+	p := b.Wrap("telegram", limited)
+	for range 4 {
+		p.Send(context.Background(), &sb.Message{})
+	}
+	if limited.calls != 4 {
+		t.Fatalf("rate limits opened the breaker (calls %d)", limited.calls)
+	}
+}
