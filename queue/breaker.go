@@ -58,8 +58,8 @@ var ErrCircuitOpen = errors.New("provider circuit open")
 
 func (g *guarded) Send(ctx context.Context, m *sb.Message) (sb.SendResult, error) {
 	if wait, ok := g.b.allow(g.name); !ok {
-		return sb.SendResult{}, &sb.ProviderError{Code: "circuit_open", RetryAfter: wait,
-			Message: fmt.Sprintf("%s is failing; sends resume in %s: %v", g.name, wait.Round(time.Second), ErrCircuitOpen)}
+		return sb.SendResult{}, fmt.Errorf("%w: %w", &sb.ProviderError{Code: "circuit_open", RetryAfter: wait,
+			Message: fmt.Sprintf("%s is failing; sends resume in %s", g.name, wait.Round(time.Second))}, ErrCircuitOpen)
 	}
 	res, err := g.p.Send(ctx, m)
 	g.b.record(g.name, err)

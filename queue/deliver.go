@@ -85,7 +85,11 @@ func (w *Worker) failed(ctx context.Context, m *sb.Message, provider string, sen
 			w.log.WarnContext(ctx, "enqueue webhooks", "err", err)
 		}
 	}
-	if pe.Permanent || m.Attempts >= w.cfg.MaxAttempts || lastTry {
+	// A send the open breaker refused never reached the provider: it is not
+	// one of the provider attempts, so it never fails the message (if asynq
+	// gives up on the task, the sweeper takes the message up when due).
+	refused := errors.Is(sendErr, ErrCircuitOpen)
+	if pe.Permanent || (!refused && (m.Attempts >= w.cfg.MaxAttempts || lastTry)) {
 		return -1, w.transition(ctx, m, sb.Change{Status: sb.StatusFailed, Provider: provider, ErrorCode: pe.Code, ErrorMessage: pe.Message})
 	}
 	delay := max(w.backoff(max(m.Attempts-1, retried)), pe.RetryAfter)

@@ -43,12 +43,17 @@ type exolveEnv struct {
 	fake *exolvetest.Server
 }
 
-func exolveStart(t *testing.T) *exolveEnv {
+// exolveStart starts the fake and a stack pointed at it; tune adjusts the
+// stack's configuration first.
+func exolveStart(t *testing.T, tune ...func(*Config)) *exolveEnv {
 	t.Helper()
 	fake := exolvetest.NewServer(exolveKey)
 	t.Cleanup(fake.Close)
 	cfg := testConfig(t)
 	cfg.ProviderBaseURLs[sb.ProviderExolve] = fake.URL
+	for _, f := range tune {
+		f(&cfg)
+	}
 	s := startStack(t, cfg, RoleAll)
 	return &exolveEnv{t: t, s: s, c: s.raw("exolve"), fake: fake}
 }
@@ -419,11 +424,14 @@ func TestExolveE2EWrongSecret(t *testing.T) {
 	}
 }
 
-// TestExolveE2ERetries: 500s and a 429 (with Retry-After) from SendSMS are
-// retried until Exolve takes the SMS; a permanent refusal fails the message
-// with Exolve's error text after one attempt.
+// TestExolveE2ERetries: 500s, a 429 (with Retry-After) and a SendSMS that
+// outlasts the provider timeout are retried until Exolve takes the SMS; a
+// permanent refusal fails the message with Exolve's error text after one
+// attempt.
 func TestExolveE2ERetries(t *testing.T) {
-	e := exolveStart(t)
+	// A provider timeout short enough to wait out, long enough for a
+	// loaded machine's ordinary sends.
+	e := exolveStart(t, func(c *Config) { c.ProviderTimeout = time.Second })
 	ch := e.connect()
 	tests := []struct {
 		name     string
@@ -433,6 +441,7 @@ func TestExolveE2ERetries(t *testing.T) {
 	}{
 		{"500", exolvetest.ServerError(), 2, "+79992230001"},
 		{"429", exolvetest.RateLimited(time.Second), 1, "+79992230002"},
+		{"timeout", exolvetest.Hang(time.Minute), 1, "+79992230004"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

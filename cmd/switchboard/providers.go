@@ -236,7 +236,13 @@ func (p *providerSet) Verify(ctx context.Context, ch *sb.ConnectedChannel) (sb.P
 	if err != nil {
 		return sb.ProviderAccount{}, err
 	}
-	return c.Verify(ctx)
+	acct, err := c.Verify(ctx)
+	if err != nil && sb.ErrorCode(err) == sb.EINTERNAL {
+		// Not a refusal (that is EREFUSED): the provider failed or could
+		// not be reached. Say so, and that trying again may work.
+		return acct, sb.Errorf(sb.EUNAVAILABLE, "%s could not check the credentials; try again later: %v", ch.Type, err)
+	}
+	return acct, err
 }
 
 // Register implements api.Providers.
