@@ -308,6 +308,23 @@ func (s *Server) updateChannel(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if u.Credentials != nil {
+		// New credentials may be another bot or number: tell its provider
+		// where to send our webhooks.
+		status := "manual"
+		if registered, err := s.cfg.Providers.Register(ctx, ch, s.hookURL(ch)); err != nil {
+			status = "failed"
+			s.log.WarnContext(ctx, "register webhook", "channel_id", ch.ID, "type", ch.Type, "err", err)
+		} else if registered {
+			status = "registered"
+		}
+		if status != ch.WebhookStatus {
+			if ch, err = s.store.UpdateChannel(ctx, ch.AccountID, ch.ID, sb.ChannelUpdate{WebhookStatus: &status}); err != nil {
+				s.writeError(c, err)
+				return
+			}
+		}
+	}
 	s.cfg.Routing.Forget(ch.AccountID)
 	c.JSON(http.StatusOK, s.channelView(ch, acct))
 }
@@ -404,6 +421,14 @@ func (s *Server) absorb(c *gin.Context, ch *sb.ConnectedChannel, b *sb.InboundBa
 	ctx := c.Request.Context()
 	for _, o := range b.OptOuts {
 		o.AccountID, o.Source = ch.AccountID, "provider"
+		// Every opt-out belongs to a customer, even one who never wrote
+		// (a Viber user unsubscribing, a Telegram user blocking the bot).
+		res, err := s.store.ResolveIdentity(ctx, ch.AccountID, o.Channel, o.Address)
+		if err != nil {
+			return err
+		}
+		o.CustomerID = res.CustomerID
+		s.enqueueWebhooks(c, res.Deliveries)
 		_, hooks, err := s.store.OptOut(ctx, o)
 		if err != nil {
 			return err

@@ -42,11 +42,14 @@ type Request struct {
 	// Fields is the JSON body decoded with json.Number, so 64-bit numbers
 	// and integer types compare exactly; nil when the body is not JSON.
 	Fields map[string]any
-	// Answer is what the fake replied: HTTP status, and Viber status and
-	// message_token when it answered HTTP 200.
+	// The answer: HTTP status (0 while a delayed answer is pending), and
+	// Viber status and message_token when it answered HTTP 200.
 	HTTPStatus   int
 	Status       int
 	MessageToken string // send_message accepted: the token given to the message
+	// Abandoned: the client gave up during a scripted Delay, and the fake
+	// did not carry the request out (a real Viber might have).
+	Abandoned bool
 }
 
 // Webhook is the registration the last set_webhook made.
@@ -66,7 +69,8 @@ type Failure struct {
 	HTTPStatus int    // non-zero: answer this HTTP status (a proxy, an outage)
 	RetryAfter string // Retry-After header sent with HTTPStatus
 	Status     int    // non-zero: HTTP 200 with this Viber status (StatusText gives its message)
-	// Delay holds the answer back this long, or until the client gives up.
+	// Delay holds the answer back this long; a client that gives up first
+	// gets nothing, and the request is marked Abandoned.
 	Delay time.Duration
 }
 
@@ -186,6 +190,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if dec.Decode(&req.Fields) != nil {
 		req.Fields = nil
 	}
+	// Recorded on arrival, so a request the client gave up on counts;
+	// the answer is filled in once decided.
+	s.mu.Lock()
+	i := len(s.requests)
+	s.requests = append(s.requests, req)
+	s.mu.Unlock()
 	rep := s.answer(r, &req)
 	if rep.code == 0 {
 		rep.code = http.StatusOK
@@ -195,7 +205,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		req.Status = st
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, req)
+	s.requests[i] = req
 	s.mu.Unlock()
 	if rep.retryAfter != "" {
 		w.Header().Set("Retry-After", rep.retryAfter)
@@ -328,7 +338,11 @@ func (s *Server) send(r *http.Request, req *Request) reply {
 		select {
 		case <-time.After(f.Delay):
 		case <-r.Context().Done():
+			req.Abandoned = true
+			return reply{code: http.StatusGatewayTimeout} // to no one
 		case <-s.done:
+			req.Abandoned = true
+			return reply{code: http.StatusServiceUnavailable}
 		}
 	}
 	switch {
