@@ -274,6 +274,18 @@ func (db *DB) DeleteCustomer(ctx context.Context, accountID, id string) error {
 	if !validID(id) {
 		return sb.ErrNotFound
 	}
+	for attempt := 1; ; attempt++ {
+		err := db.deleteCustomer(ctx, accountID, id)
+		// A worker recording a status holds message rows and waits for a
+		// key-share lock on the customer while the delete holds the
+		// customer and updates those messages: PostgreSQL aborts one side.
+		if !isDeadlock(err) || attempt == 3 {
+			return err
+		}
+	}
+}
+
+func (db *DB) deleteCustomer(ctx context.Context, accountID, id string) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
