@@ -8,7 +8,10 @@
 // the caller persists between turns.
 package voicebot
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Input kinds: what the customer (or the clock) did.
 const (
@@ -103,4 +106,24 @@ type SentMessage struct {
 	Channel   string
 	MessageID string
 	Error     string
+}
+
+// ChatModel answers llm steps: an OpenAI-compatible chat-completions
+// client (package voicebot/llm) or a test double.
+type ChatModel interface {
+	Complete(ctx context.Context, req ChatRequest) (string, error)
+}
+
+// ChatRequest is one chat completion. Model "" means the client's default.
+type ChatRequest struct {
+	Model       string
+	Messages    []ChatMessage
+	Temperature *float64
+	MaxTokens   int
+}
+
+// ChatMessage is one message of the conversation sent to the model.
+type ChatMessage struct {
+	Role    string `json:"role"` // system | user | assistant
+	Content string `json:"content"`
 }
