@@ -135,12 +135,14 @@ type CallEvent struct {
 
 // CallFilter narrows GET /v1/calls.
 type CallFilter struct {
-	Status     CallStatus
-	CustomerID string
-	Direction  string
-	FlowID     string
-	Cursor     string
-	Limit      int
+	Status       CallStatus
+	CustomerID   string
+	Direction    string
+	FlowID       string
+	ParentCallID string // the legs dialled from a call
+	CallbackID   string // the legs of a callback
+	Cursor       string
+	Limit        int
 }
 
 // FlowRecord is one stored version of a voice-bot flow. Definition is the

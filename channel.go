@@ -23,6 +23,10 @@ type Sender struct {
 	Channel Channel `json:"channel"`
 	Address string  `json:"address"`
 	Default bool    `json:"default"`
+	// InboundFlowID names the voice-bot flow that answers calls to this
+	// address, and messages to it when no flow or agent holds the
+	// customer's conversation already.
+	InboundFlowID string `json:"inbound_flow_id,omitempty"`
 }
 
 // ConnectedChannel is a provider account an account connected: its

@@ -86,8 +86,11 @@ type Conversation struct {
 	LastActivityAt     time.Time
 	ClosedAt           time.Time
 	ClosedReason       string // inactivity | api | merged
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// Agent is who took the conversation over from the bot ("" while the
+	// bot, or nobody, answers it).
+	Agent     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ConversationFilter narrows a conversation listing.
@@ -129,13 +132,15 @@ const (
 )
 
 // TimelineEntry is one item of a customer's cross-channel timeline: a
-// message or a customer-level event.
+// message, a customer-level event, a call or a voice-bot transcript entry.
 type TimelineEntry struct {
-	Type    string // message | event
-	ID      string
-	At      time.Time
-	Message *Message
-	Event   *CustomerEvent
+	Type       string // message | event | call | transcript
+	ID         string
+	At         time.Time
+	Message    *Message
+	Event      *CustomerEvent
+	Call       *Call
+	Transcript *TranscriptEntry
 }
 
 // OptOut records that an identity asked not to be messaged.

@@ -73,6 +73,7 @@ type conversationJSON struct {
 	ClosedReason       *string    `json:"closed_reason"`
 	CreatedAt          time.Time  `json:"created_at"`
 	UpdatedAt          time.Time  `json:"updated_at"`
+	Agent              *string    `json:"agent"`
 }
 
 // MarshalJSON renders a conversation in its API (and webhook) shape.
@@ -80,7 +81,7 @@ func (c *Conversation) MarshalJSON() ([]byte, error) {
 	v := conversationJSON{ID: c.ID, AccountID: c.AccountID, CustomerID: c.CustomerID, Status: c.Status,
 		Channels: c.Channels, CurrentChannel: c.CurrentChannel, MessageCount: c.MessageCount,
 		LastActivityAt: c.LastActivityAt.UTC(), ClosedAt: timeOrNil(c.ClosedAt), ClosedReason: nullable(c.ClosedReason),
-		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Agent: nullable(c.Agent)}
 	if v.Channels == nil {
 		v.Channels = []Channel{}
 	}
@@ -112,12 +113,14 @@ func (e *CustomerEvent) MarshalJSON() ([]byte, error) {
 // MarshalJSON renders a timeline entry: {"type", "id", "at", "message"|"event"}.
 func (t TimelineEntry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Type    string         `json:"type"`
-		ID      string         `json:"id"`
-		At      time.Time      `json:"at"`
-		Message *Message       `json:"message,omitempty"`
-		Event   *CustomerEvent `json:"event,omitempty"`
-	}{t.Type, t.ID, t.At.UTC(), t.Message, t.Event})
+		Type       string           `json:"type"`
+		ID         string           `json:"id"`
+		At         time.Time        `json:"at"`
+		Message    *Message         `json:"message,omitempty"`
+		Event      *CustomerEvent   `json:"event,omitempty"`
+		Call       *Call            `json:"call,omitempty"`
+		Transcript *TranscriptEntry `json:"transcript,omitempty"`
+	}{t.Type, t.ID, t.At.UTC(), t.Message, t.Event, t.Call, t.Transcript})
 }
 
 // MarshalJSON renders an opt-out in its API shape.

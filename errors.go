@@ -17,7 +17,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // missing or unknown API key
 	EOPTEDOUT     = "opted_out"    // the destination opted out of messages
 	ENOROUTE      = "no_route"     // routing found no channel to reach the customer
-	EEXISTS       = "exists"       // the resource (an identity) belongs to another record
+	EEXISTS       = "exists"       // conflicts with the resource's state: an identity of another record, a call already over
 	EFORBIDDEN    = "forbidden"    // a webhook whose signature does not verify
 	EREFUSED      = "refused"      // a provider refused the credentials given to connect it
 )

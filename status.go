@@ -71,4 +71,6 @@ var EventTypes = []string{
 	"message.failed", "message.read", "message.received",
 	EventCustomerCreated, EventCustomerMerged, EventConversationOpened, EventConversationClosed,
 	EventCustomerOptedOut, EventCustomerOptedIn,
+	"call.queued", "call.ringing", "call.in-progress", "call.completed", "call.busy", "call.no-answer",
+	"call.failed", "call.canceled",
 }

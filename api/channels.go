@@ -105,7 +105,7 @@ func (s *Server) channelRoutes(g *gin.RouterGroup) {
 
 // checkSenders validates senders against the channels typ carries and
 // normalises their addresses.
-func (s *Server) checkSenders(typ string, senders []sb.Sender, fields *fieldErrors) []sb.Sender {
+func (s *Server) checkSenders(ctx context.Context, accountID, typ string, senders []sb.Sender, fields *fieldErrors) []sb.Sender {
 	carried := s.cfg.Providers.Channels(typ)
 	out := make([]sb.Sender, 0, len(senders))
 	defaults := map[sb.Channel]bool{}
@@ -124,7 +124,16 @@ func (s *Server) checkSenders(typ string, senders []sb.Sender, fields *fieldErro
 			fields.add(f+".default", "only one default sender per channel")
 		}
 		defaults[snd.Channel] = defaults[snd.Channel] || snd.Default
-		out = append(out, sb.Sender{Channel: snd.Channel, Address: addr, Default: snd.Default})
+		if snd.InboundFlowID != "" {
+			// The flow must exist now; a later delete leaves the sender
+			// answering nothing (and inbound calls to it refused).
+			if _, err := s.store.GetFlow(ctx, accountID, snd.InboundFlowID, 0); sb.ErrorCode(err) == sb.ENOTFOUND {
+				fields.add(f+".inbound_flow_id", "no flow "+snd.InboundFlowID+" in this account")
+			} else if err != nil {
+				fields.add(f+".inbound_flow_id", errMessage(err))
+			}
+		}
+		out = append(out, sb.Sender{Channel: snd.Channel, Address: addr, Default: snd.Default, InboundFlowID: snd.InboundFlowID})
 	}
 	return out
 }
@@ -171,7 +180,7 @@ func (s *Server) createChannel(c *gin.Context) {
 			fields.add("credentials", errMessage(err))
 		}
 		ch.CredentialsHint = hint
-		ch.Senders = s.checkSenders(req.Type, req.Senders, &fields)
+		ch.Senders = s.checkSenders(c.Request.Context(), account(c), req.Type, req.Senders, &fields)
 	}
 	if len(req.Name) > 200 {
 		fields.add("name", "must be at most 200 characters")
@@ -275,7 +284,7 @@ func (s *Server) updateChannel(c *gin.Context) {
 		fields.add("status", "must be active or disabled")
 	}
 	if req.Senders != nil {
-		u.Senders = s.checkSenders(ch.Type, req.Senders, &fields)
+		u.Senders = s.checkSenders(c.Request.Context(), account(c), ch.Type, req.Senders, &fields)
 	}
 	var acct *sb.ProviderAccount
 	if len(req.Credentials) > 0 {

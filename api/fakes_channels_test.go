@@ -37,7 +37,8 @@ func fakeChannelRecord() *sb.ConnectedChannel {
 func fakeTwilioRecord() *sb.ConnectedChannel {
 	return &sb.ConnectedChannel{ID: fakeTwilioChannel, AccountID: fakeAccount, Type: sb.ProviderTwilio, Name: "Twilio",
 		Status: "disabled", Senders: []sb.Sender{{Channel: sb.ChannelSMS, Address: "+15005550006", Default: true},
-			{Channel: sb.ChannelWhatsApp, Address: "+15005550006"}},
+			{Channel: sb.ChannelWhatsApp, Address: "+15005550006"},
+			{Channel: sb.ChannelVoice, Address: fakeInboundTo, Default: true, InboundFlowID: fakeFlow}},
 		Config:          json.RawMessage(`{"messaging_service_sid":"MG0123"}`),
 		Credentials:     json.RawMessage(`{"account_sid":"AC0123456789abcdef0123456789abcdef","auth_token":"0123456789abcdef0123456789abcdef"}`),
 		CredentialsHint: map[string]string{"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "****cdef"},
@@ -159,7 +160,7 @@ func (fakeProviders) Check(typ string, creds json.RawMessage) (map[string]string
 func (fakeProviders) Channels(typ string) []sb.Channel {
 	switch typ {
 	case sb.ProviderTwilio:
-		return []sb.Channel{sb.ChannelSMS, sb.ChannelWhatsApp}
+		return []sb.Channel{sb.ChannelSMS, sb.ChannelWhatsApp, sb.ChannelVoice}
 	case sb.ProviderTelegram:
 		return []sb.Channel{sb.ChannelTelegram}
 	case sb.ProviderWhatsAppCloud:

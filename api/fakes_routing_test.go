@@ -114,6 +114,12 @@ func (fakeStore) Timeline(_ context.Context, _, id, _ string, _ int) ([]sb.Timel
 	if id != fakeCustomer {
 		return nil, "", sb.ErrNotFound
 	}
+	call := fakeCallRecords()[1]
+	lines, _ := fakeStore{}.CallTranscript(context.Background(), fakeAccount, fakeCall)
+	line := lines[0]
+	// A bot's turn in a chat: no call.
+	chat := sb.TranscriptEntry{ID: "0193f6a2-7500-7000-8000-000000000011", AccountID: fakeAccount, SessionID: fakeSession,
+		CustomerID: fakeCustomer, Channel: sb.ChannelTelegram, Role: sb.RoleCaller, Kind: "text", Text: "2", CreatedAt: fakeTime}
 	m := fakeMessages()[0]
 	m.CustomerID, m.ConversationID, m.Routing = fakeCustomer, fakeConv, &sb.RoutingDecision{Mode: "explicit", Channel: "sms", Reason: "requested"}
 	return []sb.TimelineEntry{
@@ -122,6 +128,9 @@ func (fakeStore) Timeline(_ context.Context, _, id, _ string, _ int) ([]sb.Timel
 			CustomerID: fakeCustomer, ConversationID: fakeConv, Type: "conversation.opened", Data: json.RawMessage(`{"channel":"sms"}`), CreatedAt: fakeTime}},
 		{Type: "event", ID: "0193f6a2-5e00-7000-8000-000000000e02", At: fakeTime, Event: &sb.CustomerEvent{ID: "0193f6a2-5e00-7000-8000-000000000e02",
 			CustomerID: fakeCustomer, Type: "customer.created", CreatedAt: fakeTime}},
+		{Type: "call", ID: call.ID, At: fakeTime, Call: call},
+		{Type: "transcript", ID: line.ID, At: fakeTime, Transcript: &line},
+		{Type: "transcript", ID: chat.ID, At: fakeTime, Transcript: &chat},
 	}, "", nil
 }
 func (fakeStore) GetConversation(_ context.Context, _, id string) (*sb.Conversation, error) {
@@ -133,7 +142,9 @@ func (fakeStore) GetConversation(_ context.Context, _, id string) (*sb.Conversat
 func (fakeStore) ListConversations(context.Context, string, sb.ConversationFilter) ([]*sb.Conversation, string, error) {
 	c := fakeConvRecord()
 	c.Status, c.ClosedAt, c.ClosedReason, c.LastInboundChannel = "closed", fakeTime, "inactivity", ""
-	return []*sb.Conversation{fakeConvRecord(), c}, "", nil
+	taken := fakeConvRecord()
+	taken.Agent = "agent-7" // an agent took it over from the bot
+	return []*sb.Conversation{fakeConvRecord(), c, taken}, "", nil
 }
 func (s fakeStore) CloseConversation(ctx context.Context, acc, id, reason string) (*sb.Conversation, []string, error) {
 	c, err := s.GetConversation(ctx, acc, id)

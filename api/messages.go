@@ -318,10 +318,34 @@ func (s *Server) sendMessage(c *gin.Context) {
 	})
 }
 
-// accept routes and stores an outbound message and answers 202. route
-// runs again if a concurrent merge removed the customer it attached to.
-func (s *Server) accept(c *gin.Context, m *sb.Message, idem *sb.Idempotency, route func(context.Context) (*routing.Outbound, error)) {
-	ctx := c.Request.Context()
+// SendMessage routes, stores and queues an outbound message the way
+// POST /v1/messages does: for the voice bots' replies and send_message
+// steps.
+func (s *Server) SendMessage(ctx context.Context, r routing.OutboundRequest, text string, media []string) (*sb.Message, error) {
+	var fields fieldErrors
+	m := s.content(text, media, nil, "", r.Category, &fields)
+	if len(fields) > 0 {
+		return nil, sb.Invalid(fields...)
+	}
+	m.AccountID = r.AccountID
+	created, _, hooks, err := s.submit(ctx, m, nil, func(ctx context.Context) (*routing.Outbound, error) {
+		return s.cfg.Routing.Outbound(ctx, r)
+	})
+	if len(hooks) > 0 {
+		if qerr := s.queue.EnqueueWebhooks(ctx, hooks); qerr != nil {
+			s.log.WarnContext(ctx, "enqueue webhooks; the sweeper will send them", "err", qerr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.dispatch(ctx, created)
+	return created, nil
+}
+
+// submit routes and stores m; route runs again if a concurrent merge
+// removed the customer it attached to.
+func (s *Server) submit(ctx context.Context, m *sb.Message, idem *sb.Idempotency, route func(context.Context) (*routing.Outbound, error)) (*sb.Message, *sb.Replay, []string, error) {
 	var created *sb.Message
 	var replay *sb.Replay
 	var hooks []string
@@ -344,15 +368,12 @@ func (s *Server) accept(c *gin.Context, m *sb.Message, idem *sb.Idempotency, rou
 		})
 		return err
 	})
-	s.enqueueWebhooks(c, hooks)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if replay != nil {
-		s.writeReplay(c, replay, "/v1/messages/")
-		return
-	}
+	return created, replay, hooks, err
+}
+
+// dispatch hands a stored message to the queue: now, or when its quiet
+// hours end.
+func (s *Server) dispatch(ctx context.Context, created *sb.Message) {
 	if !created.DeferredUntil.IsZero() {
 		// Quiet hours: the message waits in PostgreSQL, due at
 		// DeferredUntil; the queue holds a task for then, and the sweeper
@@ -363,6 +384,23 @@ func (s *Server) accept(c *gin.Context, m *sb.Message, idem *sb.Idempotency, rou
 	} else {
 		s.queue.Notify(created)
 	}
+}
+
+// accept routes and stores an outbound message and answers 202. route
+// runs again if a concurrent merge removed the customer it attached to.
+func (s *Server) accept(c *gin.Context, m *sb.Message, idem *sb.Idempotency, route func(context.Context) (*routing.Outbound, error)) {
+	ctx := c.Request.Context()
+	created, replay, hooks, err := s.submit(ctx, m, idem, route)
+	s.enqueueWebhooks(c, hooks)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if replay != nil {
+		s.writeReplay(c, replay, "/v1/messages/")
+		return
+	}
+	s.dispatch(ctx, created)
 	c.Header("Location", "/v1/messages/"+created.ID)
 	c.JSON(http.StatusAccepted, created)
 }

@@ -153,6 +153,9 @@ func TestOpenAPISendExamplesAccepted(t *testing.T) {
 	}
 }
 
+// fakeWAV is the smallest WAV file: a header and no samples.
+const fakeWAV = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA="
+
 // Fixed ids and values for the fake store below.
 const (
 	fakeAccount  = "0193f6a2-0000-7000-8000-000000000001"
@@ -373,12 +376,19 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 	})
 	log := slog.New(slog.DiscardHandler)
 	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}, Routing: routing.NewService(fakeStore{}),
-		Providers: fakeProviders{}, PublicURL: fakePublicURL}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
+		Providers: fakeProviders{}, PublicURL: fakePublicURL, Calls: fakeCalls{}, STT: fakeSTT{}}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
 	down := New(Config{Routing: routing.NewService(fakeStore{}), Providers: fakeProviders{}, PublicURL: fakePublicURL},
 		fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), noMasterKey: true},
 		fakeQueue{}, fakePinger{errors.New("redis: connection pool timeout")}, log)
 
 	const send = `{"channel":"sms","from":"+15005550000","to":"+79991234567","text":"Hello"}`
+	// A flow like the spec's example, and a Twilio-style form webhook.
+	const flowIVR = `{"name":"Support IVR","resume_on":["telegram","sms"],"steps":[{"id":"welcome","type":"say","text":"Welcome."},` +
+		`{"id":"menu","type":"gather","prompt":"Press 1 for sales","max_digits":1,"timeout":"5s","save_as":"choice","no_input":"sorry"},` +
+		`{"id":"route","type":"branch","on":"{{choice}}","cases":[{"in":["1","sales"],"next":"sales"}],"default":"sorry"},` +
+		`{"id":"sales","type":"send_message","channel":"sms","text":"Sales will call you"},{"id":"bye","type":"hangup"},` +
+		`{"id":"sorry","type":"say","text":"Sorry.","next":"menu"}]}`
+	twilioForm := []string{"Authorization", "", "Content-Type", "application/x-www-form-urlencoded", "X-Twilio-Signature", "c2lnbmF0dXJl"}
 	tests := []struct {
 		srv    *Server
 		method string
@@ -537,6 +547,105 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 			"", []string{"Authorization", ""}, 403},
 		{healthy, "GET", "/hooks/" + fakeChannel + "/wrong-secret?hub.mode=subscribe&hub.verify_token=" + fakeVerifyToken +
 			"&hub.challenge=1", "", []string{"Authorization", ""}, 404},
+		{healthy, "POST", "/v1/channels", `{"type":"twilio","credentials":{"account_sid":"AC0123456789abcdef0123456789abcdef",` +
+			`"auth_token":"0123456789abcdef0123456789abcdef"},"senders":[{"channel":"voice","address":"+15005550006","inbound_flow_id":"` + fakeFlow + `"}]}`, nil, 201},
+		{healthy, "GET", "/v1/channels/" + fakeTwilioChannel, "", nil, 200},
+
+		{healthy, "POST", "/v1/flows", flowIVR, nil, 201},
+		{healthy, "POST", "/v1/flows", `{"name":"Bad","colour":"red","steps":[{"id":"a","type":"say","text":"hi","next":"nowhere"},{"id":"b","type":"teleport"}]}`, nil, 422},
+		{healthy, "POST", "/v1/flows", ``, nil, 422},
+		{healthy, "POST", "/v1/flows", `[1]`, nil, 422},
+		{healthy, "POST", "/v1/flows", flowIVR, []string{"Content-Type", "text/plain"}, 415},
+		{healthy, "POST", "/v1/flows", `{"name":"` + strings.Repeat("x", maxBody) + `"}`, nil, 413},
+		{healthy, "POST", "/v1/flows", flowIVR, []string{"Authorization", ""}, 401},
+		{healthy, "GET", "/v1/flows", "", nil, 200},
+		{healthy, "GET", "/v1/flows?limit=0", "", nil, 422},
+		{healthy, "GET", "/v1/flows/" + fakeFlow, "", nil, 200},
+		{healthy, "GET", "/v1/flows/" + fakeFlow + "?version=1", "", nil, 200},
+		{healthy, "GET", "/v1/flows/" + fakeFlow + "?version=0", "", nil, 422},
+		{healthy, "GET", "/v1/flows/" + fakeFlow + "?version=9", "", nil, 404},
+		{healthy, "GET", "/v1/flows/" + fakeUnknown, "", nil, 404},
+		{healthy, "PUT", "/v1/flows/" + fakeFlow, `{"name":"Greeting","steps":[{"id":"hi","type":"say","text":"Hello again","voice":"alice"},` +
+			`{"id":"wait","type":"pause","length":1.5},{"id":"rec","type":"record","max_length":"30s","finish_on_key":"#"},{"id":"bye","type":"hangup"}]}`, nil, 200},
+		{healthy, "PUT", "/v1/flows/" + fakeUnknown, flowIVR, nil, 404},
+		{healthy, "PUT", "/v1/flows/" + fakeFlow, `{"name":"","steps":[]}`, nil, 422},
+		{healthy, "DELETE", "/v1/flows/" + fakeFlow, "", nil, 204},
+		{healthy, "DELETE", "/v1/flows/" + fakeUnknown, "", nil, 404},
+		{healthy, "GET", "/v1/flows/" + fakeFlow + "/versions", "", nil, 200},
+		{healthy, "GET", "/v1/flows/" + fakeUnknown + "/versions", "", nil, 404},
+
+		{healthy, "POST", "/v1/calls", `{"to":"+79991234567","from":"+15005550006","flow_id":"` + fakeFlow + `","status_callback_url":"https://example.com/cb",` +
+			`"timeout":20,"machine_detection":"Enable","record":true}`, nil, 201},
+		{healthy, "POST", "/v1/calls", `{"to":{"customer_id":"` + fakeCustomer + `"},"flow":{"name":"Reminder","steps":[{"id":"r","type":"say","text":"Tomorrow at 10"}]}}`, nil, 201},
+		{healthy, "POST", "/v1/calls", `{"to":"webrtc:agent-7","flow_id":"` + fakeFlow + `"}`, nil, 201},
+		{healthy, "POST", "/v1/calls", `{"to":"nope","flow_id":"` + fakeFlow + `","timeout":601,"machine_detection":"Always"}`, nil, 422},
+		{healthy, "POST", "/v1/calls", `{"to":"webrtc:","flow_id":"` + fakeFlow + `","flow":{"name":"x","steps":[]}}`, nil, 422},
+		{healthy, "POST", "/v1/calls", `{"to":{"customer":"x"}}`, nil, 422},
+		{healthy, "POST", "/v1/calls", `{"to":"+79991234567","flow_id":"` + fakeUnknown + `"}`, nil, 422},
+		{healthy, "POST", "/v1/calls", `{"to":"+79991234567","flow":{"name":"Bad","steps":[{"id":"a","type":"gather","max_digits":99}]}}`, nil, 422},
+		{healthy, "POST", "/v1/calls", `{"to":"+79991234567","flow_id":"` + fakeFlow + `","status_callback_url":"http://169.254.169.254/x"}`, nil, 422},
+		{healthy, "POST", "/v1/calls", `{"to":{"customer_id":"` + fakeUnknown + `"},"flow_id":"` + fakeFlow + `"}`, nil, 404},
+		{healthy, "POST", "/v1/calls", `{"to":"+79991234567","colour":"red"}`, nil, 400},
+		{healthy, "GET", "/v1/calls", "", nil, 200},
+		{healthy, "GET", "/v1/calls?limit=5&status=in-progress&direction=inbound&customer_id=" + fakeCustomer + "&flow_id=" + fakeFlow +
+			"&callback_id=" + fakeCallback, "", nil, 200},
+		{healthy, "GET", "/v1/calls?status=ringing-ish&direction=sideways", "", nil, 422},
+		{healthy, "GET", "/v1/calls/" + fakeCall, "", nil, 200},
+		{healthy, "GET", "/v1/calls/" + fakeTwilioCall, "", nil, 200},
+		{healthy, "GET", "/v1/calls/" + fakeUnknown, "", nil, 404},
+		{healthy, "GET", "/v1/calls/" + fakeCall + "/events", "", nil, 200},
+		{healthy, "GET", "/v1/calls/" + fakeUnknown + "/events", "", nil, 404},
+		{healthy, "POST", "/v1/calls/" + fakeCall + "/hangup", "", nil, 200},
+		{healthy, "POST", "/v1/calls/" + fakeTwilioCall + "/hangup", "", nil, 200},
+		{healthy, "POST", "/v1/calls/" + fakeUnknown + "/hangup", "", nil, 404},
+		{healthy, "GET", "/v1/calls/" + fakeCall + "/transcript", "", nil, 200},
+		{healthy, "GET", "/v1/calls/" + fakeTwilioCall + "/transcript", "", nil, 200},
+		{healthy, "GET", "/v1/calls/" + fakeUnknown + "/transcript", "", nil, 404},
+
+		{healthy, "POST", "/v1/callbacks", `{"agent":"+79990000007","customer":"+79991234567","from":"+15005550006"}`, nil, 201},
+		{healthy, "POST", "/v1/callbacks", `{"agent":"+79990000007","customer":{"customer_id":"` + fakeCustomer + `"},` +
+			`"status_callback_url":"https://example.com/cb"}`, nil, 201},
+		{healthy, "POST", "/v1/callbacks", `{"agent":"+79990000007","customer":{"customer_id":"` + fakeUnknown + `"}}`, nil, 404},
+		{healthy, "POST", "/v1/callbacks", `{"customer":"webrtc:agent-7"}`, nil, 422},
+		{healthy, "POST", "/v1/callbacks", `{"agent":"+79990000007"}`, nil, 422},
+		{healthy, "GET", "/v1/callbacks/" + fakeCallback, "", nil, 200},
+		{healthy, "GET", "/v1/callbacks/" + fakeUnknown, "", nil, 404},
+
+		{healthy, "POST", "/v1/sandbox/calls/inbound", `{"from":"+79991234567","to":"` + fakeInboundTo + `"}`, nil, 201},
+		{healthy, "POST", "/v1/sandbox/calls/inbound", `{"from":"+79991234567","to":"+15005550007"}`, nil, 422},
+		{healthy, "POST", "/v1/sandbox/calls/inbound", `{"from":"x"}`, nil, 422},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/dtmf", `{"digits":"1"}`, nil, 200},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/dtmf", `{"digits":"12*#"}`, nil, 200},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/dtmf", `{"digits":"1a"}`, nil, 422},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeTwilioCall + "/dtmf", `{"digits":"1"}`, nil, 409},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeUnknown + "/dtmf", `{"digits":"1"}`, nil, 404},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"text":"my parcel did not arrive"}`, nil, 200},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"audio":"` + fakeWAV + `","language":"en-US"}`, nil, 200},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"audio":"` + fakeWAV + `","language":"` + fakeFailedSTTLng + `"}`, nil, 503},
+		{down, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"audio":"` + fakeWAV + `"}`, nil, 409},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"text":"hi","audio":"` + fakeWAV + `"}`, nil, 422},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"audio":"bm90IGEgd2F2"}`, nil, 422},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/speech", `{"text":1}`, nil, 400},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeCall + "/hangup", "", nil, 200},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeTwilioCall + "/hangup", "", nil, 409},
+		{healthy, "POST", "/v1/sandbox/calls/" + fakeUnknown + "/hangup", "", nil, 404},
+
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice",
+			"CallSid=CA01&From=%2B79991234567&To=%2B15005550006&Direction=inbound&CallStatus=ringing", twilioForm, 200},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice?call=" + fakeTwilioCall,
+			"CallSid=CA0123456789abcdef0123456789abcdef&Digits=1&CallStatus=in-progress", twilioForm, 200},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice?call=" + fakeTwilioCall,
+			"CallSid=CA0123456789abcdef0123456789abcdef&CallStatus=completed&CallDuration=62", twilioForm, 204},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice?call=" + fakeUnknown,
+			"CallSid=CA02&CallStatus=in-progress", twilioForm, 404},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice",
+			"CallSid=CA01&Direction=inbound&To=%2B15005550007", twilioForm, 422},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice", "From=%2B79991234567", twilioForm, 422},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice", "CallSid=CA01",
+			[]string{"Authorization", "", "Content-Type", "application/x-www-form-urlencoded", fakeForgedHeader, "forged"}, 403},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/wrong-secret/voice", "CallSid=CA01", twilioForm, 404},
+		{down, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice", "CallSid=CA01", twilioForm, 404},
+		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice", strings.Repeat("x", maxHookBody+1), twilioForm, 413},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

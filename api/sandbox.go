@@ -224,6 +224,13 @@ func (s *Server) receive(c *gin.Context, m *sb.Message) (*sb.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if reply == nil && s.cfg.Calls != nil {
+		// Not a keyword: the account's bot may answer it. A lost task
+		// loses only the bot's turn, never the message.
+		if err := s.queue.EnqueueBotMessage(ctx, created.AccountID, created.ID); err != nil {
+			s.log.WarnContext(ctx, "hand the message to the bot", "message_id", created.ID, "err", err)
+		}
+	}
 	if reply != nil {
 		reply.ID = uuid.Must(uuid.NewV7()).String()
 		// Answer through the channel the keyword came in on.

@@ -57,6 +57,7 @@ type Store interface {
 	CustomerStore
 	RoutingStore
 	ChannelStore
+	VoiceStore
 }
 
 // Enqueuer hands committed messages and webhook deliveries to the queue.
@@ -70,6 +71,8 @@ type Enqueuer interface {
 	EnqueueFailover(ctx context.Context, parentID string, at time.Time) error
 	// EnqueueReceipt hands a provider's delivery report to the workers.
 	EnqueueReceipt(ctx context.Context, r sb.Receipt) error
+	// EnqueueBotMessage hands an inbound message to the account's bot.
+	EnqueueBotMessage(ctx context.Context, accountID, messageID string) error
 }
 
 // Pinger reports whether a dependency is reachable.
@@ -88,6 +91,10 @@ type Config struct {
 	Providers Providers
 	// PublicURL is where providers reach this server (/hooks/…).
 	PublicURL string
+	// Calls runs calls and voice bots; nil serves no call routes.
+	Calls Calls
+	// STT transcribes sandbox callers' audio; nil when none is configured.
+	STT Transcriber
 }
 
 // Server serves the REST API.
@@ -151,10 +158,12 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	s.customerRoutes(v1)
 	s.routingRoutes(v1)
 	s.channelRoutes(v1)
+	s.voiceRoutes(v1)
 	// Provider webhooks authenticate with the URL's secret and the
 	// provider's own signature, not an API key.
 	e.POST("/hooks/:id/:secret", s.hook)
 	e.GET("/hooks/:id/:secret", s.hookHandshake)
+	e.POST("/hooks/:id/:secret/voice", s.voiceHook)
 	return s
 }
 

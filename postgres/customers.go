@@ -267,8 +267,8 @@ func (db *DB) UpdateCustomer(ctx context.Context, accountID, id string, u sb.Cus
 }
 
 // DeleteCustomer removes a customer with its identities, conversations,
-// events, opt-outs and forwardings. Its messages stay, as history, detached
-// from it. The row lock waits for interactions being attached to it;
+// events, opt-outs and forwardings. Its messages, calls, bot sessions and
+// transcripts stay, as history, detached from it. The row lock waits for interactions being attached to it;
 // later ones fail their foreign key and resolve afresh.
 func (db *DB) DeleteCustomer(ctx context.Context, accountID, id string) error {
 	if !validID(id) {
@@ -298,6 +298,14 @@ func (db *DB) deleteCustomer(ctx context.Context, accountID, id string) error {
 	for _, q := range []string{
 		`UPDATE messages SET customer_id = NULL, conversation_id = NULL WHERE account_id = $1 AND customer_id = $2`,
 		`UPDATE messages SET conversation_id = NULL WHERE conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND customer_id = $2)`,
+		// Calls, bot sessions and transcripts stay as history too. A
+		// session running on a live call carries on, detached.
+		`UPDATE calls SET customer_id = NULL, conversation_id = NULL WHERE account_id = $1 AND customer_id = $2`,
+		`UPDATE calls SET conversation_id = NULL WHERE conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND customer_id = $2)`,
+		`UPDATE bot_sessions SET customer_id = NULL, conversation_id = NULL WHERE account_id = $1 AND customer_id = $2`,
+		`UPDATE bot_sessions SET conversation_id = NULL WHERE conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND customer_id = $2)`,
+		`UPDATE transcript_entries SET customer_id = NULL, conversation_id = NULL WHERE account_id = $1 AND customer_id = $2`,
+		`UPDATE transcript_entries SET conversation_id = NULL WHERE conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND customer_id = $2)`,
 		`DELETE FROM conversations WHERE account_id = $1 AND customer_id = $2`,
 		`DELETE FROM identities WHERE account_id = $1 AND customer_id = $2`,
 		`DELETE FROM customer_events WHERE account_id = $1 AND customer_id = $2`,
@@ -385,9 +393,10 @@ func (db *DB) RemoveIdentity(ctx context.Context, accountID, customerID string, 
 }
 
 // MergeCustomers folds customer fromID into intoID: identities,
-// conversations, messages, events and opt-outs move, empty profile fields
-// are filled from it, and a forwarding record makes its id resolve to the
-// survivor. It is one transaction that first locks both customer rows.
+// conversations, messages, calls, bot sessions, transcripts, events and
+// opt-outs move, empty profile fields are filled from it, and a forwarding
+// record makes its id resolve to the survivor. It is one transaction that
+// first locks both customer rows.
 //
 // Interactions keep flowing meanwhile without loss: inserting a message
 // (or identity, or conversation) for `from` takes a key-share lock on its
@@ -482,6 +491,9 @@ func (db *DB) mergeCustomers(ctx context.Context, accountID, intoID, fromID stri
 	moves := []string{
 		`UPDATE identities SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
 		`UPDATE messages SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
+		`UPDATE calls SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
+		`UPDATE bot_sessions SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
+		`UPDATE transcript_entries SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
 		`UPDATE customer_events SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
 		`UPDATE opt_outs SET customer_id = $2 WHERE account_id = $1 AND customer_id = $3`,
 		`UPDATE customer_merges SET into_customer_id = $2 WHERE account_id = $1 AND into_customer_id = $3`,

@@ -439,14 +439,14 @@ func (db *DB) openConversation(ctx context.Context, tx pgx.Tx, j routing.JoinReq
 // message count is computed, not stored, so replays and merges keep it true.
 const conversationColumns = `id, account_id, customer_id, status, channels, current_channel,
 	coalesce(last_inbound_channel, ''), (SELECT count(*) FROM messages mc WHERE mc.conversation_id = conversations.id AND mc.provider <> 'failover'),
-	last_activity_at, closed_at, coalesce(closed_reason, ''), created_at, updated_at`
+	last_activity_at, closed_at, coalesce(closed_reason, ''), created_at, updated_at, coalesce(agent, '')`
 
 func scanConversation(row pgx.Row, extra ...any) (*sb.Conversation, error) {
 	var c sb.Conversation
 	var closedAt *time.Time
 	var channels []string
 	dest := append([]any{&c.ID, &c.AccountID, &c.CustomerID, &c.Status, &channels, &c.CurrentChannel, &c.LastInboundChannel,
-		&c.MessageCount, &c.LastActivityAt, &closedAt, &c.ClosedReason, &c.CreatedAt, &c.UpdatedAt}, extra...)
+		&c.MessageCount, &c.LastActivityAt, &closedAt, &c.ClosedReason, &c.CreatedAt, &c.UpdatedAt, &c.Agent}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ type Worker struct {
 	now     func() time.Time
 	rates   *rateCache
 	steps   StepRouter // nil: failover tasks cannot run here
+	bots    Bots       // nil: call and bot tasks cannot run here
 }
 
 // NewWorker builds a worker; Run starts it.
@@ -73,6 +74,9 @@ func (w *Worker) Start() error {
 	mux.HandleFunc(TypeWebhookBatch, w.handleWebhookBatch)
 	mux.HandleFunc(TypeFailover, w.handleFailover)
 	mux.HandleFunc(TypeRelease, w.handleRelease)
+	mux.HandleFunc(TypeCallDial, w.handleBot)
+	mux.HandleFunc(TypeBotTimeout, w.handleBot)
+	mux.HandleFunc(TypeBotMessage, w.handleBot)
 	if err := w.server.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -34,15 +34,15 @@ pgbin() {
 }
 
 install_deps() {
-	if [ -n "$(pgbin)" ] && command -v redis-server >/dev/null 2>&1; then
+	if [ -n "$(pgbin)" ] && command -v redis-server >/dev/null 2>&1 && command -v espeak-ng >/dev/null 2>&1; then
 		return
 	fi
 	if command -v apt-get >/dev/null 2>&1; then
 		local sudo=""
 		[ "$(id -u)" -ne 0 ] && sudo=sudo
-		echo "stack: installing postgresql and redis-server with apt" >&2
+		echo "stack: installing postgresql, redis-server and espeak-ng (the voice bots' offline TTS) with apt" >&2
 		$sudo apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql redis-server >&2
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql redis-server espeak-ng >&2
 	elif docker info >/dev/null 2>&1; then
 		echo "stack: no apt; using docker compose" >&2
 		return 1

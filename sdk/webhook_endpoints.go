@@ -29,6 +29,16 @@ const (
 	EventCustomerOptedOut   EventType = "customer.opted_out"
 	EventCustomerOptedIn    EventType = "customer.opted_in"
 
+	// Call status events; their data is the call (Call).
+	EventCallQueued     EventType = "call.queued"
+	EventCallRinging    EventType = "call.ringing"
+	EventCallInProgress EventType = "call.in-progress"
+	EventCallCompleted  EventType = "call.completed"
+	EventCallBusy       EventType = "call.busy"
+	EventCallNoAnswer   EventType = "call.no-answer"
+	EventCallFailed     EventType = "call.failed"
+	EventCallCanceled   EventType = "call.canceled"
+
 	EventAll EventType = "*"
 )
 

@@ -86,6 +86,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 	runCtx, cancel := context.WithCancel(context.Background())
 	a := &App{cfg: cfg, log: log, db: db, qc: qc, cancel: cancel}
 	guard := webhook.Guard{AllowPrivate: cfg.WebhookAllowPriv}
+	sp := newSpeech(cfg, log)
 
 	if role == RoleAll || role == RoleWorker {
 		wdb := db
@@ -104,7 +105,14 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		db := wdb
 		carrier := sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency)
 		providers := newProviderSet(cfg, db, carrier)
-		a.worker = queue.NewWorker(qcfg, qc, db, providers.route, guard, log).WithSteps(routing.NewService(db))
+		rs := routing.NewService(db)
+		// The bots' replies go out through an API server of the workers'
+		// own (it listens nowhere) and an outbox of their own.
+		wout := queue.NewOutbox(qc, db, log)
+		a.wg.Go(func() { wout.Run(runCtx, 1) })
+		wsrv := api.New(api.Config{Guard: guard, Routing: rs, Providers: providers, PublicURL: cfg.PublicURL}, db, outboxEnqueuer{wout, qc}, qc, log)
+		bots := newRuntime(cfg, db, rs, wsrv, qc, providers, sp, guard, log)
+		a.worker = queue.NewWorker(qcfg, qc, db, providers.route, guard, log).WithSteps(rs).WithBots(bots)
 		if err := a.worker.Start(); err != nil {
 			a.Close()
 			return nil, err
@@ -119,8 +127,17 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		outbox := queue.NewOutbox(qc, db, log)
 		a.wg.Go(func() { outbox.Run(runCtx, 4) })
 		providers := newProviderSet(cfg, db, sandbox.New(db, cfg.SandboxDelay, cfg.SandboxLatency))
-		srv := api.New(api.Config{Guard: guard, Routing: routing.NewService(db), Providers: providers, PublicURL: cfg.PublicURL},
-			db, outboxEnqueuer{outbox, qc}, qc, log)
+		rs := routing.NewService(db)
+		acfg := api.Config{Guard: guard, Routing: rs, Providers: providers, PublicURL: cfg.PublicURL}
+		if sp.stt != nil {
+			acfg.STT = sp.stt
+		}
+		// The API's runtime sends the bots' replies through the server it
+		// serves (the Outbox), wired once both exist.
+		calls := &lateCalls{}
+		acfg.Calls = calls
+		srv := api.New(acfg, db, outboxEnqueuer{outbox, qc}, qc, log)
+		calls.Calls = newRuntime(cfg, db, rs, srv, qc, providers, sp, guard, log)
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			a.Close()
@@ -204,6 +221,14 @@ func (o outboxEnqueuer) Schedule(ctx context.Context, m *sb.Message, at time.Tim
 func (o outboxEnqueuer) EnqueueReceipt(ctx context.Context, r sb.Receipt) error {
 	return o.qc.ScheduleReceipt(ctx, r, 0)
 }
+
+func (o outboxEnqueuer) EnqueueBotMessage(ctx context.Context, accountID, messageID string) error {
+	return o.qc.EnqueueBotMessage(ctx, accountID, messageID)
+}
+
+// lateCalls lets the API server and the runtime that sends through it
+// refer to each other.
+type lateCalls struct{ api.Calls }
 
 func (o outboxEnqueuer) EnqueueFailover(ctx context.Context, parentID string, at time.Time) error {
 	return o.qc.EnqueueFailover(ctx, parentID, at)

@@ -33,6 +33,19 @@ type Config struct {
 	// at fakes): SWITCHBOARD_<TYPE>_API_URL, e.g. SWITCHBOARD_TELEGRAM_API_URL.
 	ProviderBaseURLs map[string]string
 
+	// Voice bots' engines.
+	TTSEngine  string // SWITCHBOARD_TTS_ENGINE: espeak (default) | http | none
+	TTSBaseURL string // SWITCHBOARD_TTS_BASE_URL: OpenAI-compatible /audio/speech (engine http)
+	TTSAPIKey  string // SWITCHBOARD_TTS_API_KEY
+	TTSModel   string // SWITCHBOARD_TTS_MODEL
+	TTSCacheMB int    // SWITCHBOARD_TTS_CACHE_MB: rendered prompts kept in memory (64)
+	STTBaseURL string // SWITCHBOARD_STT_BASE_URL: OpenAI-compatible /audio/transcriptions; off when empty
+	STTAPIKey  string // SWITCHBOARD_STT_API_KEY
+	STTModel   string // SWITCHBOARD_STT_MODEL (whisper-1)
+	LLMBaseURL string // SWITCHBOARD_LLM_BASE_URL: OpenAI-compatible /chat/completions for llm steps; off when empty
+	LLMAPIKey  string // SWITCHBOARD_LLM_API_KEY
+	LLMModel   string // SWITCHBOARD_LLM_MODEL (gpt-4o-mini)
+
 	webhookSchedule []time.Duration // tests only
 }
 
@@ -54,6 +67,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: 20 * time.Second,
 		ProviderTimeout: 15 * time.Second,
 		PublicURL:       "http://localhost:8080",
+		TTSEngine:       "espeak",
+		TTSCacheMB:      64,
+		STTModel:        "whisper-1",
+		LLMModel:        "gpt-4o-mini",
 	}
 	var errs []error
 	str := func(name string, dst *string) {
@@ -89,6 +106,12 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	str("SWITCHBOARD_MASTER_KEY", &c.MasterKey)
 	str("SWITCHBOARD_PUBLIC_URL", &c.PublicURL)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	for name, dst := range map[string]*string{"TTS_ENGINE": &c.TTSEngine, "TTS_BASE_URL": &c.TTSBaseURL, "TTS_API_KEY": &c.TTSAPIKey,
+		"TTS_MODEL": &c.TTSModel, "STT_BASE_URL": &c.STTBaseURL, "STT_API_KEY": &c.STTAPIKey, "STT_MODEL": &c.STTModel,
+		"LLM_BASE_URL": &c.LLMBaseURL, "LLM_API_KEY": &c.LLMAPIKey, "LLM_MODEL": &c.LLMModel} {
+		str("SWITCHBOARD_"+name, dst)
+	}
+	integer("SWITCHBOARD_TTS_CACHE_MB", &c.TTSCacheMB)
 	if v := getenv("SWITCHBOARD_MASTER_KEY_PREVIOUS"); v != "" {
 		c.MasterKeysPrev = strings.Split(v, ",")
 	}

@@ -79,7 +79,7 @@ func sender(ch *sb.ConnectedChannel, c sb.Channel) string {
 
 var kinds = map[string]kind{
 	sb.ProviderTwilio: {
-		channels: []sb.Channel{sb.ChannelSMS, sb.ChannelWhatsApp},
+		channels: []sb.Channel{sb.ChannelSMS, sb.ChannelWhatsApp, sb.ChannelVoice},
 		check:    check[twilio.Credentials],
 		open: func(p *providerSet, ch *sb.ConnectedChannel) (conn, error) {
 			c, err := decode[twilio.Credentials](ch.Credentials)

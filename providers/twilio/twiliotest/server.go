@@ -49,6 +49,7 @@ type Server struct {
 	requests []Request
 	messages []Message
 	failures []Failure
+	voice    voiceState // calls: voice.go
 }
 
 // Request is one REST request the fake received.
@@ -204,6 +205,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec Request, pas
 		return s.fetchAccount(w)
 	case ok && r.Method == http.MethodPost && rest == s.AccountSID+"/Messages.json":
 		return s.createMessage(w, r, rec.Form)
+	case ok && r.Method == http.MethodPost && rest == s.AccountSID+"/Calls.json":
+		return s.createCall(w, r, rec.Form)
+	case ok && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		if status, found := s.callPath(w, r, rest, rec.Form); found {
+			return status
+		}
 	}
 	return writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 }
