@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/voicebot/openaitest"
+	"github.com/switchboardhq/switchboard/voicebot/tts"
 	"github.com/switchboardhq/switchboard/webhook"
 )
 
@@ -286,4 +289,44 @@ func TestVoiceHTTPAndLLMSteps(t *testing.T) {
 		}
 	}
 	_ = sb.ChannelSMS
+}
+
+// A sandbox caller may speak audio: the STT engine transcribes it and the
+// gather hears the words.
+func TestVoiceSpeechThroughSTT(t *testing.T) {
+	stt := openaitest.New(t, "sk-test-stt")
+	stt.Transcript("I need a new router")
+	cfg := testConfig(t)
+	cfg.STTBaseURL, cfg.STTAPIKey = stt.URL(), "sk-test-stt"
+	s := startStack(t, cfg, RoleAll)
+	c := s.raw("stt")
+	id := c.createFlow(map[string]any{"name": "stt", "steps": []map[string]any{
+		{"id": "ask", "type": "gather", "input": "speech", "prompt": "How can I help?", "save_as": "need"},
+		{"id": "echo", "type": "say", "text": "You said: {{need}}"}}})
+	var call rcall
+	c.must(http.StatusCreated, "POST", "/v1/calls", map[string]any{"to": "+79990009992", "flow_id": id}, &call)
+	c.waitWaiting(call.ID, "How can I help?")
+	wav := tts.Audio{SampleRate: 8000, Samples: make([]int16, 8000)}
+	for i := range wav.Samples {
+		wav.Samples[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	var turn rturn
+	c.must(http.StatusOK, "POST", "/v1/sandbox/calls/"+call.ID+"/speech", map[string]string{"audio": base64.StdEncoding.EncodeToString(wav.WAV()), "language": "en-US"}, &turn)
+	if got := strings.Join(turn.said(), "|"); got != "You said: I need a new router" {
+		t.Fatalf("said %q", got)
+	}
+	reqs := stt.TranscriptionRequests()
+	if len(reqs) != 1 || reqs[0].Model != "whisper-1" || reqs[0].Language != "en" {
+		t.Fatalf("transcription requests %+v", reqs)
+	}
+	if a, err := tts.ParseWAV(reqs[0].Audio); err != nil || len(a.Samples) != 8000 {
+		t.Fatalf("the STT engine got %d samples: %v", len(a.Samples), err)
+	}
+	// Without an STT engine, audio is refused with a clear conflict.
+	s2 := newStack(t)
+	c2 := s2.raw("no-stt")
+	id = c2.createFlow(map[string]any{"name": "stt", "steps": []map[string]any{{"id": "ask", "type": "gather", "input": "speech", "prompt": "Hi?"}}})
+	c2.must(http.StatusCreated, "POST", "/v1/calls", map[string]any{"to": "+79990009993", "flow_id": id}, &call)
+	c2.waitWaiting(call.ID, "Hi?")
+	c2.problem("POST", "/v1/sandbox/calls/"+call.ID+"/speech", map[string]string{"audio": base64.StdEncoding.EncodeToString(wav.WAV())}, 409, "conflict")
 }
