@@ -73,6 +73,9 @@ func TestTwilioVoiceOutbound(t *testing.T) {
 		t.Fatalf("said %q", got)
 	}
 	call = c.waitCall(call.ID, "completed", 10*time.Second, func(x rcall) bool { return x.Status == "completed" })
+	if call.HangupBy == nil || *call.HangupBy != "bot" || call.Duration < 0 {
+		t.Fatalf("completed call %+v", call)
+	}
 	tr := lines(c.transcript(call.ID))
 	if !contains(tr, "caller:dtmf:2") || !contains(tr, "caller:speech:The line is dead") {
 		t.Fatalf("transcript %v", tr)

@@ -234,8 +234,16 @@ func (r *Runtime) performVoice(ctx context.Context, out *Outcome, st *state) err
 		return err
 	}
 	out.Call = c
-	if c.Provider != sb.ProviderSandbox || c.Status.Final() || out.Turn.Suspended {
+	if c.Status.Final() || out.Turn.Suspended {
 		return nil
+	}
+	if c.Provider != sb.ProviderSandbox {
+		// The provider performs the turn from its webhook's answer; a turn
+		// that ends the flow ends in a hangup, so the call's end is ours.
+		if out.Turn.Ended {
+			out.Call, _, err = r.update(ctx, c, sb.CallUpdate{HangupBy: sb.HangupBot})
+		}
+		return err
 	}
 	bridged := false
 	for _, a := range out.Turn.Actions {
