@@ -125,6 +125,12 @@ type CallUpdate struct {
 	At             time.Time
 }
 
+// CallRef names a call for a task.
+type CallRef struct {
+	AccountID string
+	ID        string
+}
+
 // CallEvent is one status change of a call, in order.
 type CallEvent struct {
 	CallID    string

@@ -71,6 +71,8 @@ CREATE INDEX calls_provider_id ON calls (provider, provider_call_id) WHERE provi
 -- The legs dialled from a call (transfer) and the legs of a callback.
 CREATE INDEX calls_parent ON calls (parent_call_id, id DESC) WHERE parent_call_id IS NOT NULL;
 CREATE INDEX calls_callback ON calls (callback_id, id DESC) WHERE callback_id IS NOT NULL;
+-- Calls accepted but never dialled (Redis was down): the sweeper's scan.
+CREATE INDEX calls_undialled ON calls (updated_at) WHERE status = 'queued' AND provider_call_id IS NULL;
 
 CREATE TABLE call_events (
     call_id     uuid NOT NULL REFERENCES calls(id) ON DELETE CASCADE,

@@ -350,3 +350,27 @@ func (db *DB) CallEvents(ctx context.Context, accountID, id string) ([]sb.CallEv
 	}
 	return out, nil
 }
+
+// ClaimUndialledCalls returns calls still queued and never handed to a
+// provider grace after their last change (their dial task was lost), and
+// marks them touched so the next sweep leaves them to the task it queues.
+func (db *DB) ClaimUndialledCalls(ctx context.Context, grace time.Duration, limit int) ([]sb.CallRef, error) {
+	now := db.now()
+	rows, err := db.pool.Query(ctx, `UPDATE calls SET updated_at = $1 WHERE id IN (
+			SELECT id FROM calls WHERE status = 'queued' AND provider_call_id IS NULL AND updated_at < $2
+			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING account_id::text, id::text`, now, now.Add(-grace), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim undialled calls: %w", err)
+	}
+	defer rows.Close()
+	var out []sb.CallRef
+	for rows.Next() {
+		var r sb.CallRef
+		if err := rows.Scan(&r.AccountID, &r.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -54,6 +54,7 @@ type Store interface {
 
 	SaveFailover(ctx context.Context, s sb.FailoverSave) (bool, []string, error)
 	ClaimDueFailovers(ctx context.Context, grace time.Duration, limit int) ([]string, error)
+	ClaimUndialledCalls(ctx context.Context, grace time.Duration, limit int) ([]sb.CallRef, error)
 	OptedOutMessages(ctx context.Context, ids []string) (map[string]bool, error)
 	CloseIdleConversations(ctx context.Context, limit int) ([]string, error)
 }

@@ -106,6 +106,16 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 		}
 	}
 	sweptTotal.WithLabelValues("failover").Add(float64(len(due)))
+	calls, err := s.store.ClaimUndialledCalls(ctx, s.cfg.SweepGrace, 500)
+	if err != nil {
+		return err
+	}
+	for _, c := range calls {
+		if err := s.client.EnqueueDial(ctx, c.AccountID, c.ID); err != nil {
+			return err
+		}
+	}
+	sweptTotal.WithLabelValues("call").Add(float64(len(calls)))
 	closed, err := s.store.CloseIdleConversations(ctx, 500)
 	if err != nil {
 		return err

@@ -361,3 +361,25 @@ func TestVoiceSendMessageFromCall(t *testing.T) {
 	}
 	c.waitDelivered(l.Data[0].ID)
 }
+
+// A call accepted while Redis is down is dialled once a worker can reach
+// it: the sweeper finds calls whose dial task was never queued.
+func TestVoiceCallAcceptedWithRedisDown(t *testing.T) {
+	cfg := testConfig(t)
+	down := cfg
+	down.RedisURL = "redis://127.0.0.1:1/0" // nothing listens there
+	api := startStack(t, down, RoleAPI)
+	c := api.raw("call-redis-down")
+	var call rcall
+	c.must(http.StatusCreated, "POST", "/v1/calls", map[string]any{"to": "+79990001212",
+		"flow": map[string]any{"name": "m", "steps": []map[string]string{{"id": "a", "type": "say", "text": "Still here."}}}}, &call)
+	time.Sleep(300 * time.Millisecond)
+	if got := c.call(call.ID); got.Status != "queued" {
+		t.Fatalf("call moved to %s without Redis", got.Status)
+	}
+	startStack(t, cfg, RoleWorker)
+	call = c.waitCall(call.ID, "the swept call to complete", 15*time.Second, func(x rcall) bool { return x.Status == "completed" })
+	if tr := c.transcript(call.ID); len(tr) == 0 || tr[0].Text != "Still here." {
+		t.Fatalf("transcript %+v", tr)
+	}
+}

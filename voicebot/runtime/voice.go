@@ -96,7 +96,8 @@ func (r *Runtime) Place(ctx context.Context, req PlaceRequest) (*sb.Call, error)
 		return nil, err
 	}
 	if err := r.queue.EnqueueDial(ctx, created.AccountID, created.ID); err != nil {
-		return nil, sb.Errorf(sb.EUNAVAILABLE, "the call %s is stored but could not be queued for dialling: %v", created.ID, err)
+		// Accepted is accepted: the sweeper dials calls whose task was lost.
+		r.log.WarnContext(ctx, "enqueue dial; the sweeper will dial the call", "call_id", created.ID, "err", err)
 	}
 	return created, nil
 }
