@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboardhq/switchboard/voicebot"
+	"github.com/switchboardhq/switchboard/voicebot/openaiapi"
 )
 
 // Client calls POST {BaseURL}/chat/completions.
@@ -35,24 +36,9 @@ const maxAnswerBytes = 4 << 20
 // ErrNoModel reports a request with no model while the client has none.
 var ErrNoModel = errors.New("llm: no model configured")
 
-// APIError is a non-2xx answer from the endpoint. Rate limits (429) and
-// server errors (5xx) are errors like any other: the flow's on_error
-// decides what happens; Temporary tells them apart.
-type APIError struct {
-	StatusCode int
-	Type       string
-	Code       string
-	Message    string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("llm api: %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Message)
-}
-
-// Temporary reports whether retrying later may succeed.
-func (e *APIError) Temporary() bool {
-	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
-}
+// APIError is a non-2xx answer from the endpoint; Temporary reports a
+// rate limit or a server error.
+type APIError = openaiapi.Error
 
 type chatRequest struct {
 	Model       string                 `json:"model"`
@@ -134,27 +120,5 @@ func (c *Client) Complete(ctx context.Context, req voicebot.ChatRequest) (string
 	return *msg.Content, nil
 }
 
-// apiError decodes OpenAI's {"error":{"message","type","code"}} shape,
-// falling back to the raw body.
-func apiError(status int, body []byte) error {
-	var env struct {
-		Error struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-			Code    any    `json:"code"`
-		} `json:"error"`
-	}
-	e := &APIError{StatusCode: status}
-	if json.Unmarshal(body, &env) == nil && env.Error.Message != "" {
-		e.Message, e.Type = env.Error.Message, env.Error.Type
-		if env.Error.Code != nil {
-			e.Code = fmt.Sprint(env.Error.Code)
-		}
-		return e
-	}
-	e.Message = strings.ToValidUTF8(string(bytes.TrimSpace(body[:min(len(body), 200)])), "")
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
-	}
-	return e
-}
+// apiError reads an error answer (openaiapi.Parse).
+func apiError(status int, body []byte) error { return openaiapi.Parse("llm", status, body) }

@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/switchboardhq/switchboard/voicebot/openaiapi"
 )
 
 // OpenAI transcribes with POST {BaseURL}/audio/transcriptions.
@@ -28,23 +30,9 @@ var defaultHTTPClient = &http.Client{Timeout: 2 * time.Minute}
 // maxAnswerBytes bounds the JSON answer read back.
 const maxAnswerBytes = 1 << 20
 
-// APIError is a non-2xx answer from the endpoint.
-type APIError struct {
-	StatusCode int
-	Type       string
-	Code       string
-	Message    string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("stt api: %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Message)
-}
-
-// Temporary reports whether retrying later may succeed (rate limited or a
-// server error).
-func (e *APIError) Temporary() bool {
-	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
-}
+// APIError is a non-2xx answer from the endpoint; Temporary reports a
+// rate limit or a server error.
+type APIError = openaiapi.Error
 
 // Transcribe uploads the WAV as multipart form data and returns the text.
 // A BCP 47 language is reduced to its ISO 639-1 primary subtag (en-US →
@@ -119,27 +107,5 @@ func primaryLanguage(tag string) string {
 	return strings.ToLower(tag)
 }
 
-// apiError decodes OpenAI's {"error":{"message","type","code"}} shape,
-// falling back to the raw body.
-func apiError(status int, body []byte) error {
-	var env struct {
-		Error struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-			Code    any    `json:"code"`
-		} `json:"error"`
-	}
-	e := &APIError{StatusCode: status}
-	if json.Unmarshal(body, &env) == nil && env.Error.Message != "" {
-		e.Message, e.Type = env.Error.Message, env.Error.Type
-		if env.Error.Code != nil {
-			e.Code = fmt.Sprint(env.Error.Code)
-		}
-		return e
-	}
-	e.Message = strings.ToValidUTF8(string(bytes.TrimSpace(body[:min(len(body), 200)])), "")
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
-	}
-	return e
-}
+// apiError reads an error answer (openaiapi.Parse).
+func apiError(status int, body []byte) error { return openaiapi.Parse("stt", status, body) }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/switchboardhq/switchboard/voicebot/openaiapi"
 )
 
 // HTTPEngine renders speech with an OpenAI-compatible /audio/speech
@@ -46,23 +48,9 @@ func (e *HTTPEngine) Name() string {
 	return "http:" + e.model() + "@" + strings.TrimRight(e.BaseURL, "/")
 }
 
-// APIError is a non-2xx answer from an OpenAI-compatible endpoint.
-type APIError struct {
-	StatusCode int
-	Type       string
-	Code       string
-	Message    string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("tts api: %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Message)
-}
-
-// Temporary reports whether retrying later may succeed (rate limited or a
-// server error).
-func (e *APIError) Temporary() bool {
-	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
-}
+// APIError is a non-2xx answer from the endpoint; Temporary reports a
+// rate limit or a server error.
+type APIError = openaiapi.Error
 
 // Synthesize posts the text and reads back raw 24 kHz PCM16 (or a WAV
 // when the server answers audio/wav), resampled to the requested rate.
@@ -139,27 +127,5 @@ func isWAV(contentType string, data []byte) bool {
 	return len(data) >= 12 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WAVE"
 }
 
-// apiError decodes OpenAI's {"error":{"message","type","code"}} shape,
-// falling back to the raw body.
-func apiError(status int, body []byte) error {
-	var env struct {
-		Error struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-			Code    any    `json:"code"`
-		} `json:"error"`
-	}
-	e := &APIError{StatusCode: status}
-	if json.Unmarshal(body, &env) == nil && env.Error.Message != "" {
-		e.Message, e.Type = env.Error.Message, env.Error.Type
-		if env.Error.Code != nil {
-			e.Code = fmt.Sprint(env.Error.Code)
-		}
-		return e
-	}
-	e.Message = strings.ToValidUTF8(string(bytes.TrimSpace(body[:min(len(body), 200)])), "")
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
-	}
-	return e
-}
+// apiError reads an error answer (openaiapi.Parse).
+func apiError(status int, body []byte) error { return openaiapi.Parse("tts", status, body) }
