@@ -135,6 +135,9 @@ type state struct {
 	Wait   string            `json:"wait,omitempty"` // gather | record
 	// Timeout is the waiting step's timeout (the sandbox's clock runs it).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Consumed is the last inbound message fed to the session, so a
+	// retried bot:message task does not feed it twice.
+	Consumed string `json:"consumed,omitempty"`
 }
 
 func (r *Runtime) enqueueWebhooks(ctx context.Context, ids []string) {
@@ -209,10 +212,17 @@ var errStale = errors.New("stale input")
 
 // advance feeds one input to a session under its row lock, stores the new
 // state and the transcript, and then performs the turn over the session's
-// transport. prep, if set, adjusts the session first (switching it to the
-// channel a resumed customer wrote on); seq > 0 drops the input unless the
-// session is still at that save (timers).
-func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in voicebot.Input, seq int, prep func(*sb.BotSession)) (*Outcome, error) {
+// transport.
+// turnOpts qualify one input: seq > 0 drops it unless the session is still
+// at that save (timers); messageID drops a message the session already
+// took (a retried task); prep adjusts the session first.
+type turnOpts struct {
+	seq       int
+	messageID string
+	prep      func(*sb.BotSession)
+}
+
+func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in voicebot.Input, o turnOpts) (*Outcome, error) {
 	var turn voicebot.Turn
 	var st state
 	secret, err := r.store.CallbackSecret(ctx, accountID)
@@ -220,7 +230,7 @@ func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in v
 		return nil, err
 	}
 	bs, err := r.store.UpdateSession(ctx, accountID, sessionID, func(s *sb.BotSession) error {
-		if seq > 0 && s.Seq != seq {
+		if o.seq > 0 && s.Seq != o.seq {
 			return errStale
 		}
 		if s.Status == sb.SessionEnded {
@@ -230,8 +240,14 @@ func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in v
 		if err := json.Unmarshal(s.State, &st); err != nil || st.Engine == nil {
 			return fmt.Errorf("decode session %s state: %v", s.ID, err)
 		}
-		if prep != nil {
-			prep(s)
+		if o.messageID != "" {
+			if st.Consumed == o.messageID {
+				return errStale
+			}
+			st.Consumed = o.messageID
+		}
+		if o.prep != nil {
+			o.prep(s)
 		}
 		flow, err := r.loadFlow(ctx, accountID, &st)
 		if err != nil {
@@ -386,12 +402,12 @@ func (r *Runtime) OnMessage(ctx context.Context, accountID, messageID string) er
 		onChat := bs.CallID == "" && bs.Status == sb.SessionWaiting
 		switch {
 		case onChat && bs.Channel == m.Channel && bs.Address == m.From:
-			_, err = r.advance(ctx, accountID, bs.ID, in, 0, nil)
+			_, err = r.advance(ctx, accountID, bs.ID, in, turnOpts{messageID: m.ID})
 		case (bs.Status == sb.SessionSuspended || onChat) && slices.Contains(bs.ResumeOn, m.Channel):
 			// The customer carries on where they left off, here.
-			_, err = r.advance(ctx, accountID, bs.ID, in, 0, func(s *sb.BotSession) {
+			_, err = r.advance(ctx, accountID, bs.ID, in, turnOpts{messageID: m.ID, prep: func(s *sb.BotSession) {
 				s.Channel, s.ChannelID, s.Address, s.Sender, s.CallID = m.Channel, m.ChannelID, m.From, m.To, ""
-			})
+			}})
 		}
 		// Otherwise the session is busy on a call, or does not follow the
 		// customer here: the message is only history.
@@ -421,7 +437,7 @@ func (r *Runtime) OnMessage(ctx context.Context, accountID, messageID string) er
 	if err != nil {
 		return err
 	}
-	_, err = r.advance(ctx, accountID, bs.ID, voicebot.Input{Kind: voicebot.InputStart}, 0, nil)
+	_, err = r.advance(ctx, accountID, bs.ID, voicebot.Input{Kind: voicebot.InputStart}, turnOpts{})
 	return err
 }
 
@@ -453,7 +469,7 @@ func (r *Runtime) inboundFlow(ctx context.Context, accountID, channelID string, 
 // Timeout tells a waiting session its step's time ran out, unless the
 // session moved on since the timer was set.
 func (r *Runtime) Timeout(ctx context.Context, accountID, sessionID string, seq int) error {
-	_, err := r.advance(ctx, accountID, sessionID, voicebot.Input{Kind: voicebot.InputTimeout}, seq, nil)
+	_, err := r.advance(ctx, accountID, sessionID, voicebot.Input{Kind: voicebot.InputTimeout}, turnOpts{seq: seq})
 	if code := sb.ErrorCode(err); code == sb.EEXISTS || code == sb.ENOTFOUND {
 		return nil // the session ended or went away meanwhile
 	}

@@ -217,7 +217,7 @@ func (r *Runtime) start(ctx context.Context, c *sb.Call) (*Outcome, error) {
 	if c, _, err = r.update(ctx, c, sb.CallUpdate{SessionID: bs.ID}); err != nil {
 		return nil, err
 	}
-	out, err := r.advance(ctx, c.AccountID, bs.ID, voicebot.Input{Kind: voicebot.InputStart}, 0, nil)
+	out, err := r.advance(ctx, c.AccountID, bs.ID, voicebot.Input{Kind: voicebot.InputStart}, turnOpts{})
 	if out != nil && out.Call == nil {
 		out.Call = c
 	}
@@ -304,7 +304,7 @@ func (r *Runtime) legEnded(ctx context.Context, c *sb.Call) error {
 			return err
 		}
 		if bs.Status != sb.SessionEnded && bs.Status != sb.SessionSuspended && bs.CallID == c.ID {
-			_, err := r.advance(ctx, c.AccountID, bs.ID, voicebot.Input{Kind: voicebot.InputHangup}, 0, nil)
+			_, err := r.advance(ctx, c.AccountID, bs.ID, voicebot.Input{Kind: voicebot.InputHangup}, turnOpts{})
 			if err != nil && sb.ErrorCode(err) != sb.EEXISTS {
 				return err
 			}
@@ -397,7 +397,7 @@ func (r *Runtime) Feed(ctx context.Context, accountID, callID string, in voicebo
 		// record step is the recording.
 		in = voicebot.Input{Kind: voicebot.InputRecording, Value: "sandbox:recording:" + strconv.Quote(in.Value)}
 	}
-	out, err := r.advance(ctx, accountID, bs.ID, in, 0, nil)
+	out, err := r.advance(ctx, accountID, bs.ID, in, turnOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -530,7 +530,7 @@ func (r *Runtime) Voice(ctx context.Context, ch *sb.ConnectedChannel, ev VoiceEv
 		if c.SessionID == "" {
 			return &Outcome{Call: c, Turn: voicebot.Turn{Ended: true}}, nil
 		}
-		out, err := r.advance(ctx, c.AccountID, c.SessionID, ev.Input, 0, nil)
+		out, err := r.advance(ctx, c.AccountID, c.SessionID, ev.Input, turnOpts{})
 		if err != nil {
 			return nil, err
 		}
