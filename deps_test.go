@@ -54,8 +54,8 @@ func TestImportRules(t *testing.T) {
 		// The engine knows no transports, stores or queues; its runtime
 		// reaches them through interfaces it declares.
 		"voicebot":         {""},
-		"voicebot/tts":     {""},
-		"voicebot/stt":     {""},
+		"voicebot/tts":     {"api", "queue", "postgres", "providers", "routing", "webhook", "voicebot/runtime"},
+		"voicebot/stt":     {"api", "queue", "postgres", "providers", "routing", "webhook", "voicebot/runtime"},
 		"voicebot/llm":     {"api", "queue", "postgres", "providers", "routing", "webhook"},
 		"voicebot/media":   {"api", "queue", "postgres", "providers", "routing", "webhook"},
 		"voicebot/runtime": {"api", "queue", "postgres", "providers"},

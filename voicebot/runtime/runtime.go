@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	sb "github.com/switchboardhq/switchboard"
@@ -97,6 +98,11 @@ type Config struct {
 	Speaker Speaker
 	// MaxSteps bounds the steps of one turn.
 	MaxSteps int
+	// MaxTurns bounds the turns running at once (default 8). A turn holds
+	// its session's row lock, and so one database connection, while its
+	// steps take others (the flow, the customer, messages it sends): more
+	// turns than the pool can serve twice over would starve each other.
+	MaxTurns int
 }
 
 // Runtime runs flows.
@@ -109,6 +115,15 @@ type Runtime struct {
 	phones Telephony
 	log    *slog.Logger
 	now    func() time.Time
+	turns  chan struct{}
+
+	flowMu sync.Mutex
+	flows  map[flowKey]*voicebot.Flow // parsed stored flows: a version never changes
+}
+
+type flowKey struct {
+	account, id string
+	version     int
 }
 
 // New returns a runtime.
@@ -116,7 +131,11 @@ func New(cfg Config, store Store, router Router, outbox Outbox, queue Queue, pho
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Runtime{cfg: cfg, store: store, router: router, outbox: outbox, queue: queue, phones: phones, log: log, now: time.Now}
+	if cfg.MaxTurns <= 0 {
+		cfg.MaxTurns = 8
+	}
+	return &Runtime{cfg: cfg, store: store, router: router, outbox: outbox, queue: queue, phones: phones, log: log, now: time.Now,
+		turns: make(chan struct{}, cfg.MaxTurns), flows: map[flowKey]*voicebot.Flow{}}
 }
 
 // Outcome is what one step of a call or session produced.
@@ -178,11 +197,34 @@ func (r *Runtime) loadFlow(ctx context.Context, accountID string, st *state) (*v
 		}
 		return ParseFlow(st.Inline, "flow")
 	}
-	rec, err := r.store.GetFlow(ctx, accountID, st.Engine.FlowID, st.Engine.FlowVersion)
-	if err != nil {
-		return nil, fmt.Errorf("load flow %s v%d: %w", st.Engine.FlowID, st.Engine.FlowVersion, err)
+	return r.storedFlow(ctx, accountID, st.Engine.FlowID, st.Engine.FlowVersion)
+}
+
+// storedFlow returns version of a stored flow, parsed once per process.
+func (r *Runtime) storedFlow(ctx context.Context, accountID, id string, version int) (*voicebot.Flow, error) {
+	k := flowKey{accountID, id, version}
+	r.flowMu.Lock()
+	f, ok := r.flows[k]
+	r.flowMu.Unlock()
+	if ok {
+		return f, nil
 	}
-	return ParseFlow(rec.Definition, "flow")
+	rec, err := r.store.GetFlow(ctx, accountID, id, version)
+	if err != nil {
+		return nil, fmt.Errorf("load flow %s v%d: %w", id, version, err)
+	}
+	if f, err = ParseFlow(rec.Definition, "flow"); err != nil {
+		return nil, err
+	}
+	if version > 0 {
+		r.flowMu.Lock()
+		if len(r.flows) >= 10000 {
+			clear(r.flows)
+		}
+		r.flows[k] = f
+		r.flowMu.Unlock()
+	}
+	return f, nil
 }
 
 // newSession stores a session at the start of flow (inline when flowID is
@@ -228,6 +270,11 @@ func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in v
 	secret, err := r.store.CallbackSecret(ctx, accountID)
 	if err != nil {
 		return nil, err
+	}
+	select {
+	case r.turns <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	bs, err := r.store.UpdateSession(ctx, accountID, sessionID, func(s *sb.BotSession) error {
 		if o.seq > 0 && s.Seq != o.seq {
@@ -295,6 +342,7 @@ func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in v
 		s.State = raw
 		return r.store.AppendTranscript(ctx, r.transcript(s, turn.Transcript))
 	})
+	<-r.turns
 	if errors.Is(err, errStale) {
 		return nil, nil
 	}
