@@ -30,6 +30,14 @@ test:
 bench: build
 	scripts/bench.sh
 
+# The voice benchmark: the engine in-process (1,000 concurrent sessions), the
+# TTS cache, then 1,000 sandbox calls against a server (scripts/bench-voice.sh).
+.PHONY: bench-voice
+bench-voice: build
+	SWITCHBOARD_VOICE_BENCH=1 $(GO) test -count=1 -run TestConcurrentCalls -v ./voicebot/
+	$(GO) test -count=1 -run '^$$' -bench . ./voicebot/tts
+	scripts/bench-voice.sh
+
 stop:
 	-scripts/stack.sh stop dev
 	-scripts/stack.sh stop test

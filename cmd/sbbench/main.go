@@ -18,6 +18,11 @@
 //
 // Progress goes to stderr; the report (a table, or JSON with -json) to
 // stdout. -out FILE also writes the JSON summary to FILE.
+//
+// -mode calls is the voice benchmark instead (calls.go, run by
+// scripts/bench-voice.sh): -calls sandbox calls through a 5-step flow,
+// the first turn's latency, every caller's DTMF turn at once, and the
+// server's memory per waiting call.
 package main
 
 import (
@@ -62,6 +67,10 @@ type options struct {
 	pprof           string
 	pprofDir        string
 	pprofSeconds    int
+	mode            string // messages (default) | calls
+	calls           int    // calls mode: calls placed
+	turnC           int    // calls mode: concurrent clients pressing digits (default -c)
+	tts             string // calls mode: the server's TTS engine, for the report
 }
 
 func main() {
@@ -92,7 +101,14 @@ func main() {
 	flag.StringVar(&o.pprofDir, "pprof-dir", ".", "where to save CPU profiles")
 	flag.IntVar(&o.pprofSeconds, "pprof-seconds", 4, "length of each CPU profile")
 	flag.IntVar(&recipients, "recipients", recipients, "distinct recipient numbers (1 to 10000000); the default makes nearly every send a first contact")
+	flag.StringVar(&o.mode, "mode", "messages", "messages: the messaging benchmark; calls: the voice benchmark (sandbox calls through a 5-step flow, see calls.go)")
+	flag.IntVar(&o.calls, "calls", 1000, "calls mode: sandbox calls placed (and concurrent turns)")
+	flag.IntVar(&o.turnC, "turn-c", 0, "calls mode: concurrent clients sending the digits (default: -c)")
+	flag.StringVar(&o.tts, "tts", "", "calls mode: the server's TTS engine (SWITCHBOARD_TTS_ENGINE), for the report")
 	flag.Parse()
+	if o.mode == "calls" {
+		os.Exit(mainCalls(o))
+	}
 	recipients = min(max(recipients, 1), 10_000_000)
 	if o.key == "" || o.dbURL == "" || o.redisURL == "" {
 		fmt.Fprintln(os.Stderr, "sbbench: -key, -db and -redis (or SB_KEY, SWITCHBOARD_DATABASE_URL, SWITCHBOARD_REDIS_URL) are required")
@@ -124,6 +140,46 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sbbench:", err)
 		os.Exit(1)
 	}
+}
+
+// mainCalls runs calls mode. -c defaults to -calls there: every caller
+// presses its digit at once.
+func mainCalls(o options) int {
+	cSet := false
+	flag.Visit(func(f *flag.Flag) { cSet = cSet || f.Name == "c" })
+	if !cSet {
+		o.c = o.calls
+	}
+	if o.turnC <= 0 {
+		o.turnC = o.c
+	}
+	if o.key == "" || o.calls <= 0 || o.c <= 0 {
+		fmt.Fprintln(os.Stderr, "sbbench: calls mode needs -key (or SB_KEY) and positive -calls and -c")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := runCalls(ctx, o)
+	if sum != nil {
+		if o.out != "" {
+			b, _ := json.MarshalIndent(sum, "", "  ")
+			if werr := os.WriteFile(o.out, append(b, '\n'), 0o644); werr != nil {
+				fmt.Fprintln(os.Stderr, "sbbench: write", o.out+":", werr)
+			}
+		}
+		if o.asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(sum)
+		} else {
+			printCallsReport(os.Stdout, sum)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sbbench:", err)
+		return 1
+	}
+	return 0
 }
 
 func logf(format string, args ...any) {
