@@ -14,6 +14,9 @@ const (
 	ProviderWhatsAppCloud = "whatsapp_cloud"
 	ProviderViber         = "viber"
 	ProviderExolve        = "exolve"
+	// ProviderWebRTC is the built-in browser channel: its senders are the
+	// addresses the web widget calls and writes to.
+	ProviderWebRTC = "webrtc"
 )
 
 // Sender is one of our addresses on a connected channel: a phone number, a

@@ -59,6 +59,8 @@ func TestImportRules(t *testing.T) {
 		"voicebot/llm":     {"api", "queue", "postgres", "providers", "routing", "webhook"},
 		"voicebot/media":   {"api", "queue", "postgres", "providers", "routing", "webhook"},
 		"voicebot/runtime": {"api", "queue", "postgres", "providers"},
+		"providers/webrtc": {"api", "queue", "postgres", "routing", "voicebot/runtime"},
+		"web":              {""},
 	}
 	for pkg, deps := range imports {
 		for _, d := range deps {
@@ -74,7 +76,7 @@ func TestImportRules(t *testing.T) {
 			if isStd(d) {
 				continue
 			}
-			if pkg == "" || pkg == "sdk" || pkg == "webhook" || pkg == "keyring" || strings.HasPrefix(pkg, "voicebot") && pkg != "voicebot/runtime" {
+			if pkg == "" || pkg == "sdk" || pkg == "webhook" || pkg == "keyring" || pkg == "web" || strings.HasPrefix(pkg, "voicebot") && pkg != "voicebot/runtime" {
 				t.Errorf("%q must use only the standard library, imports %s", pkg, d)
 			}
 			for prefix, allowed := range owners {

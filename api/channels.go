@@ -30,6 +30,7 @@ type ChannelStore interface {
 	UpdateChannel(ctx context.Context, accountID, id string, u sb.ChannelUpdate) (*sb.ConnectedChannel, error)
 	DeleteChannel(ctx context.Context, accountID, id string) error
 	FindInbound(ctx context.Context, accountID, provider, providerMessageID string) (*sb.Message, error)
+	ChannelForSender(ctx context.Context, accountID string, ch sb.Channel, from string) (*sb.ConnectedChannel, error)
 }
 
 // Providers knows every provider type: it checks and verifies credentials,

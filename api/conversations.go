@@ -14,6 +14,39 @@ func (s *Server) conversationRoutes(g *gin.RouterGroup) {
 	g.GET("/conversations", s.listConversations)
 	g.GET("/conversations/:id", s.getConversation)
 	g.POST("/conversations/:id/close", s.closeConversation)
+	g.POST("/conversations/:id/agent", s.assignAgent)
+	g.DELETE("/conversations/:id/agent", s.releaseAgent)
+}
+
+// assignAgent lets a person take the conversation over from the bot: the
+// bot's session ends and new messages wait for the agent.
+func (s *Server) assignAgent(c *gin.Context) {
+	var req struct {
+		Agent string `json:"agent"`
+	}
+	if !s.bind(c, &req) {
+		return
+	}
+	if req.Agent == "" || len(req.Agent) > 200 {
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "agent", Message: "is required: who takes the conversation over (at most 200 characters)"}))
+		return
+	}
+	conv, err := s.store.SetConversationAgent(c.Request.Context(), account(c), c.Param("id"), req.Agent)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, conv)
+}
+
+// releaseAgent hands the conversation back to the bot.
+func (s *Server) releaseAgent(c *gin.Context) {
+	conv, err := s.store.SetConversationAgent(c.Request.Context(), account(c), c.Param("id"), "")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, conv)
 }
 
 func (s *Server) listConversations(c *gin.Context) {

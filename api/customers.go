@@ -34,6 +34,7 @@ type CustomerStore interface {
 	GetConversation(ctx context.Context, accountID, id string) (*sb.Conversation, error)
 	ListConversations(ctx context.Context, accountID string, f sb.ConversationFilter) ([]*sb.Conversation, string, error)
 	CloseConversation(ctx context.Context, accountID, id, reason string) (*sb.Conversation, []string, error)
+	SetConversationAgent(ctx context.Context, accountID, id, agent string) (*sb.Conversation, error)
 }
 
 func (s *Server) customerRoutes(g *gin.RouterGroup) {

@@ -129,6 +129,7 @@ var fakeCredentialFields = map[string][]string{
 	sb.ProviderWhatsAppCloud: {"access_token", "phone_number_id", "app_secret", "verify_token"},
 	sb.ProviderViber:         {"auth_token", "sender_name"},
 	sb.ProviderExolve:        {"api_key"},
+	sb.ProviderWebRTC:        nil,
 	sb.ProviderSandbox:       nil,
 }
 
@@ -169,6 +170,8 @@ func (fakeProviders) Channels(typ string) []sb.Channel {
 		return []sb.Channel{sb.ChannelViber}
 	case sb.ProviderExolve:
 		return []sb.Channel{sb.ChannelSMS}
+	case sb.ProviderWebRTC:
+		return []sb.Channel{sb.ChannelWebRTC}
 	case sb.ProviderSandbox:
 		return []sb.Channel{sb.ChannelSMS, sb.ChannelWhatsApp, sb.ChannelTelegram, sb.ChannelViber, sb.ChannelWebRTC, sb.ChannelVoice}
 	}

@@ -109,7 +109,7 @@ func fakeCallRecords() []*sb.Call {
 }
 
 func (fakeStore) GetCall(_ context.Context, _, id string) (*sb.Call, error) {
-	for _, c := range fakeCallRecords() {
+	for _, c := range append(fakeCallRecords(), fakeBrowserCallRecord()) {
 		if c.ID == id {
 			return c, nil
 		}

@@ -376,7 +376,11 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 	})
 	log := slog.New(slog.DiscardHandler)
 	healthy := New(Config{Guard: webhook.Guard{AllowPrivate: true}, Routing: routing.NewService(fakeStore{}),
-		Providers: fakeProviders{}, PublicURL: fakePublicURL, Calls: fakeCalls{}, STT: fakeSTT{}}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
+		Providers: fakeProviders{}, PublicURL: fakePublicURL, Calls: fakeCalls{}, STT: fakeSTT{}, RTC: fakeRTC{}, RTCTokenKey: []byte(fakeRTCKey)},
+		fakeStore{}, fakeQueue{}, fakePinger{}, log)
+	// Signs browser tokens but answers no browser calls.
+	noBrowser := New(Config{Routing: routing.NewService(fakeStore{}), Providers: fakeProviders{}, PublicURL: fakePublicURL,
+		RTCTokenKey: []byte(fakeRTCKey)}, fakeStore{}, fakeQueue{}, fakePinger{}, log)
 	down := New(Config{Routing: routing.NewService(fakeStore{}), Providers: fakeProviders{}, PublicURL: fakePublicURL},
 		fakeStore{pingErr: errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), noMasterKey: true},
 		fakeQueue{}, fakePinger{errors.New("redis: connection pool timeout")}, log)
@@ -389,6 +393,15 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		`{"id":"sales","type":"send_message","channel":"sms","text":"Sales will call you"},{"id":"bye","type":"hangup"},` +
 		`{"id":"sorry","type":"say","text":"Sorry.","next":"menu"}]}`
 	twilioForm := []string{"Authorization", "", "Content-Type", "application/x-www-form-urlencoded", "X-Twilio-Signature", "c2lnbmF0dXJl"}
+	// Browser tokens: good, another account's (no webrtc channel), a gone
+	// customer's, expired, and signed with another key.
+	browser := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeCustomer, time.Hour)}
+	browserTok := browser[1][len("Bearer "):]
+	browserSDP := append([]string{"Content-Type", "application/sdp"}, browser...)
+	noSender := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount2, fakeCustomer, time.Hour)}
+	goneCustomer := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeUnknown, time.Hour)}
+	expired := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeCustomer, -time.Minute)}
+	forged := []string{"Authorization", "Bearer " + browserToken("another key", fakeAccount, fakeCustomer, time.Hour)}
 	tests := []struct {
 		srv    *Server
 		method string
@@ -398,6 +411,12 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		status int
 	}{
 		{healthy, "GET", "/healthz", "", nil, 200},
+		{healthy, "GET", "/widget?token=x", "", nil, 200},
+		{healthy, "GET", "/widget.js", "", nil, 200},
+		{healthy, "GET", "/inbox", "", nil, 200},
+		{healthy, "GET", "/assets/widget.js", "", nil, 200},
+		{healthy, "GET", "/assets/app.css", "", nil, 200},
+		{healthy, "GET", "/assets/nope.js", "", nil, 404},
 		{healthy, "GET", "/readyz", "", nil, 200},
 		{down, "GET", "/readyz", "", nil, 503},
 		{healthy, "GET", "/metrics", "", nil, 200},
@@ -492,6 +511,13 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "POST", "/v1/conversations/" + fakeConv + "/messages", `{"text":"on it"}`, nil, 202},
 		{healthy, "POST", "/v1/conversations/" + fakeConv + "/messages", `{"text":"on it","channel":"sms","category":"transactional"}`, nil, 202},
 		{healthy, "POST", "/v1/conversations/" + fakeUnknown + "/messages", `{"text":"on it"}`, nil, 404},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/agent", `{"agent":"agent-7"}`, nil, 200},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/agent", `{}`, nil, 422},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/agent", `{"agent":"` + strings.Repeat("a", 201) + `"}`, nil, 422},
+		{healthy, "POST", "/v1/conversations/" + fakeConv + "/agent", `{"agent":7}`, nil, 400},
+		{healthy, "POST", "/v1/conversations/" + fakeUnknown + "/agent", `{"agent":"agent-7"}`, nil, 404},
+		{healthy, "DELETE", "/v1/conversations/" + fakeConv + "/agent", "", nil, 200},
+		{healthy, "DELETE", "/v1/conversations/" + fakeUnknown + "/agent", "", nil, 404},
 		{healthy, "GET", "/v1/opt-outs?channel=sms", "", nil, 200},
 		{healthy, "POST", "/v1/opt-outs", `{"channel":"sms","address":"+79991234567"}`, nil, 201},
 		{healthy, "DELETE", "/v1/opt-outs?identity=sms:%2B79991234567", "", nil, 204},
@@ -509,6 +535,9 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "POST", "/v1/channels", `{"type":"exolve","credentials":{"api_key":"eyJhbGciOiJSUzI1NiJ9.k3y"},` +
 			`"senders":[{"channel":"sms","address":"MyShop","default":true}]}`, nil, 201},
 		{healthy, "POST", "/v1/channels", `{"type":"sandbox"}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"webrtc","name":"Web widget","senders":[{"channel":"webrtc","address":"support","default":true,` +
+			`"inbound_flow_id":"` + fakeFlow + `"}]}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"webrtc","senders":[{"channel":"sms","address":"+15005550006"}]}`, nil, 422},
 		{healthy, "POST", "/v1/channels", `{"type":"telegram","credentials":{},"senders":[{"channel":"sms","address":"+15005550006"}]}`, nil, 422},
 		{healthy, "POST", "/v1/channels", `{"type":"fax","credentials":{}}`, nil, 422},
 		{healthy, "POST", "/v1/channels", `{"type":"sandbox","config":[1]}`, nil, 422},
@@ -646,6 +675,52 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/wrong-secret/voice", "CallSid=CA01", twilioForm, 404},
 		{down, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice", "CallSid=CA01", twilioForm, 404},
 		{healthy, "POST", "/hooks/" + fakeTwilioChannel + "/" + fakeHookSecret + "/voice", strings.Repeat("x", maxHookBody+1), twilioForm, 413},
+
+		{healthy, "POST", "/v1/webrtc/tokens", `{"customer_id":"` + fakeCustomer + `","ttl_seconds":900}`, nil, 201},
+		{healthy, "POST", "/v1/webrtc/tokens", `{"identity":"user-42"}`, nil, 201},
+		{healthy, "POST", "/v1/webrtc/tokens", `{}`, nil, 201},
+		{healthy, "POST", "/v1/webrtc/tokens", `{"customer_id":"` + fakeUnknown + `"}`, nil, 404},
+		{healthy, "POST", "/v1/webrtc/tokens", `{"identity":"not an identity!","ttl_seconds":5}`, nil, 422},
+		{healthy, "POST", "/v1/webrtc/tokens", `{"customer_id":"` + fakeCustomer + `","identity":"user-42","ttl_seconds":86401}`, nil, 422},
+		{healthy, "POST", "/v1/webrtc/tokens", `{"customer":"x"}`, nil, 400},
+		{healthy, "POST", "/v1/webrtc/tokens", `{}`, []string{"Authorization", "Bearer " + browserTok}, 401},
+		{down, "POST", "/v1/webrtc/tokens", `{}`, nil, 503},
+
+		{healthy, "GET", "/v1/rtc/session", "", browser, 200},
+		{healthy, "GET", "/v1/rtc/session?token=" + browserTok, "", []string{"Authorization", ""}, 200},
+		{noBrowser, "GET", "/v1/rtc/session", "", browser, 200},
+		{healthy, "GET", "/v1/rtc/session", "", []string{"Authorization", ""}, 401},
+		{healthy, "GET", "/v1/rtc/session", "", []string{"Authorization", "Bearer sk_good"}, 401},
+		{healthy, "GET", "/v1/rtc/session", "", expired, 401},
+		{healthy, "GET", "/v1/rtc/session", "", forged, 401},
+		{down, "GET", "/v1/rtc/session", "", browser, 401},
+		{healthy, "POST", "/v1/rtc/calls", fakeSDPOffer, browserSDP, 201},
+		{healthy, "POST", "/v1/rtc/calls?to=" + fakeWebRTCSender, fakeSDPOffer, browserSDP, 201},
+		{healthy, "POST", "/v1/rtc/calls?to=nobody", fakeSDPOffer, browserSDP, 422},
+		{healthy, "POST", "/v1/rtc/calls", "hello", browserSDP, 422},
+		{healthy, "POST", "/v1/rtc/calls", strings.Repeat("v", maxSDP+1), browserSDP, 422},
+		{healthy, "POST", "/v1/rtc/calls", fakeSDPOffer, append([]string{"Content-Type", "application/sdp"}, noSender...), 422},
+		{healthy, "POST", "/v1/rtc/calls", `{"sdp":"v=0"}`, browser, 415},
+		{healthy, "POST", "/v1/rtc/calls", fakeSDPOffer, append([]string{"Content-Type", "application/sdp"}, expired...), 401},
+		{healthy, "POST", "/v1/rtc/calls", fakeSDPOffer, append([]string{"Content-Type", "application/sdp"}, forged...), 401},
+		{noBrowser, "POST", "/v1/rtc/calls", fakeSDPOffer, browserSDP, 503},
+		{healthy, "DELETE", "/v1/rtc/calls/" + fakeBrowserCall, "", browser, 204},
+		{healthy, "DELETE", "/v1/rtc/calls/" + fakeCall, "", browser, 404},
+		{healthy, "DELETE", "/v1/rtc/calls/" + fakeUnknown, "", browser, 404},
+		{healthy, "DELETE", "/v1/rtc/calls/" + fakeBrowserCall, "", forged, 401},
+		{noBrowser, "DELETE", "/v1/rtc/calls/" + fakeBrowserCall, "", browser, 503},
+		{healthy, "POST", "/v1/rtc/messages", `{"text":"Where is my parcel?"}`, browser, 202},
+		{healthy, "POST", "/v1/rtc/messages?to=" + fakeWebRTCSender, `{"text":"STOP"}`, browser, 202},
+		{healthy, "POST", "/v1/rtc/messages", `{"text":""}`, browser, 422},
+		{healthy, "POST", "/v1/rtc/messages", `{"text":"hi"}`, noSender, 422},
+		{healthy, "POST", "/v1/rtc/messages", `{"text":1}`, browser, 400},
+		{healthy, "POST", "/v1/rtc/messages", `{"text":"hi"}`, append([]string{"Content-Type", "text/plain"}, browser...), 415},
+		{healthy, "POST", "/v1/rtc/messages", `{"text":"hi"}`, expired, 401},
+		{healthy, "GET", "/v1/rtc/messages", "", browser, 200},
+		{healthy, "GET", "/v1/rtc/messages?limit=5&token=" + browserTok, "", []string{"Authorization", ""}, 200},
+		{healthy, "GET", "/v1/rtc/messages?limit=0", "", browser, 422},
+		{healthy, "GET", "/v1/rtc/messages", "", goneCustomer, 404},
+		{healthy, "GET", "/v1/rtc/messages", "", forged, 401},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

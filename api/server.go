@@ -95,6 +95,10 @@ type Config struct {
 	Calls Calls
 	// STT transcribes sandbox callers' audio; nil when none is configured.
 	STT Transcriber
+	// RTC answers browsers' WebRTC offers; nil serves no browser calls.
+	RTC RTC
+	// RTCTokenKey signs browser tokens; empty disables them.
+	RTCTokenKey []byte
 }
 
 // Server serves the REST API.
@@ -159,11 +163,20 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	s.routingRoutes(v1)
 	s.channelRoutes(v1)
 	s.voiceRoutes(v1)
+	v1.POST("/webrtc/tokens", s.createRTCToken)
+	// The browser's own routes authenticate with its token, not an API key.
+	rtc := e.Group("/v1/rtc", s.rtcAuth)
+	rtc.GET("/session", s.rtcSession)
+	rtc.POST("/calls", s.rtcCall)
+	rtc.DELETE("/calls/:id", s.rtcHangup)
+	rtc.POST("/messages", s.rtcSend)
+	rtc.GET("/messages", s.rtcThread)
 	// Provider webhooks authenticate with the URL's secret and the
 	// provider's own signature, not an API key.
 	e.POST("/hooks/:id/:secret", s.hook)
 	e.GET("/hooks/:id/:secret", s.hookHandshake)
 	e.POST("/hooks/:id/:secret/voice", s.voiceHook)
+	s.pageRoutes(e)
 	return s
 }
 
@@ -177,7 +190,7 @@ func (s *Server) Routes() []string {
 	for _, r := range s.engine.Routes() {
 		parts := strings.Split(r.Path, "/")
 		for i, p := range parts {
-			if strings.HasPrefix(p, ":") {
+			if strings.HasPrefix(p, ":") || strings.HasPrefix(p, "*") {
 				parts[i] = "{" + p[1:] + "}"
 			}
 		}

@@ -130,3 +130,32 @@ func (db *DB) CloseIdleConversations(ctx context.Context, limit int) ([]string, 
 	}
 	return deliveries, nil
 }
+
+// SetConversationAgent hands a conversation to agent (a person answering
+// in the inbox), ending any bot session on it, or back to the bot with
+// agent "". The next inbound message then starts the address's flow again.
+func (db *DB) SetConversationAgent(ctx context.Context, accountID, id, agent string) (*sb.Conversation, error) {
+	if !validID(id) {
+		return nil, sb.ErrNotFound
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	c, err := scanConversation(tx.QueryRow(ctx, `UPDATE conversations SET agent = NULLIF($3, ''), updated_at = $4
+		WHERE id = $1 AND account_id = $2 RETURNING `+conversationColumns, id, accountID, agent, db.now()))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if agent != "" {
+		if _, err := tx.Exec(ctx, `UPDATE bot_sessions SET status = 'ended', seq = seq + 1, updated_at = $3
+			WHERE conversation_id = $1 AND account_id = $2 AND status <> 'ended'`, id, accountID, db.now()); err != nil {
+			return nil, fmt.Errorf("end bot sessions: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return c, nil
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/switchboardhq/switchboard/providers/sandbox"
 	"github.com/switchboardhq/switchboard/queue"
 	"github.com/switchboardhq/switchboard/routing"
+	"github.com/switchboardhq/switchboard/voicebot/runtime"
 	"github.com/switchboardhq/switchboard/webhook"
 )
 
@@ -136,8 +137,15 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		// serves (the Outbox), wired once both exist.
 		calls := &lateCalls{}
 		acfg.Calls = calls
+		acfg.RTCTokenKey = rtcTokenKey(cfg)
+		rtc, err := newRTC(cfg)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		acfg.RTC = rtc
 		srv := api.New(acfg, db, outboxEnqueuer{outbox, qc}, qc, log)
-		calls.Calls = newRuntime(cfg, db, rs, srv, qc, providers, sp, guard, log)
+		calls.Runtime = newRuntime(cfg, db, rs, srv, qc, providers, sp, guard, log)
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			a.Close()
@@ -228,7 +236,7 @@ func (o outboxEnqueuer) EnqueueBotMessage(ctx context.Context, accountID, messag
 
 // lateCalls lets the API server and the runtime that sends through it
 // refer to each other.
-type lateCalls struct{ api.Calls }
+type lateCalls struct{ *runtime.Runtime }
 
 func (o outboxEnqueuer) EnqueueFailover(ctx context.Context, parentID string, at time.Time) error {
 	return o.qc.EnqueueFailover(ctx, parentID, at)

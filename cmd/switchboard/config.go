@@ -46,6 +46,13 @@ type Config struct {
 	LLMAPIKey  string // SWITCHBOARD_LLM_API_KEY
 	LLMModel   string // SWITCHBOARD_LLM_MODEL (gpt-4o-mini)
 
+	// Browser calls (WebRTC).
+	RTCICEServers  string // SWITCHBOARD_RTC_ICE_SERVERS: comma-separated stun:/turn: URLs, or a JSON array of RTCIceServer objects
+	RTCUDPPorts    string // SWITCHBOARD_RTC_UDP_PORTS: "50000-50200" to pin media ports for a firewall; any when empty
+	RTCNATIPs      string // SWITCHBOARD_RTC_NAT_IPS: comma-separated public IPs to advertise (1:1 NAT)
+	RTCLoopback    bool   // SWITCHBOARD_RTC_LOOPBACK: offer loopback candidates (single-box demos, tests)
+	RTCTokenSecret string // SWITCHBOARD_RTC_TOKEN_SECRET: signs browser tokens; derived from the master key when empty
+
 	webhookSchedule []time.Duration // tests only
 }
 
@@ -108,10 +115,19 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	for name, dst := range map[string]*string{"TTS_ENGINE": &c.TTSEngine, "TTS_BASE_URL": &c.TTSBaseURL, "TTS_API_KEY": &c.TTSAPIKey,
 		"TTS_MODEL": &c.TTSModel, "STT_BASE_URL": &c.STTBaseURL, "STT_API_KEY": &c.STTAPIKey, "STT_MODEL": &c.STTModel,
-		"LLM_BASE_URL": &c.LLMBaseURL, "LLM_API_KEY": &c.LLMAPIKey, "LLM_MODEL": &c.LLMModel} {
+		"LLM_BASE_URL": &c.LLMBaseURL, "LLM_API_KEY": &c.LLMAPIKey, "LLM_MODEL": &c.LLMModel,
+		"RTC_ICE_SERVERS": &c.RTCICEServers, "RTC_UDP_PORTS": &c.RTCUDPPorts, "RTC_NAT_IPS": &c.RTCNATIPs,
+		"RTC_TOKEN_SECRET": &c.RTCTokenSecret} {
 		str("SWITCHBOARD_"+name, dst)
 	}
 	integer("SWITCHBOARD_TTS_CACHE_MB", &c.TTSCacheMB)
+	if v := getenv("SWITCHBOARD_RTC_LOOPBACK"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_RTC_LOOPBACK=%q: want true or false", v))
+		}
+		c.RTCLoopback = b
+	}
 	if v := getenv("SWITCHBOARD_MASTER_KEY_PREVIOUS"); v != "" {
 		c.MasterKeysPrev = strings.Split(v, ",")
 	}

@@ -71,6 +71,14 @@ func check[C credentials](raw json.RawMessage) (map[string]string, error) {
 	return c.Hint(), nil
 }
 
+// noCredentials checks the credentials of a built-in channel type: none.
+func noCredentials(raw json.RawMessage) (map[string]string, error) {
+	if s := string(bytes.TrimSpace(raw)); s != "" && s != "{}" && s != "null" {
+		return nil, sb.Invalid(sb.FieldError{Field: "credentials", Message: "this channel type takes no credentials"})
+	}
+	return map[string]string{}, nil
+}
+
 // sender returns the channel's address on ch (its default sender).
 func sender(ch *sb.ConnectedChannel, c sb.Channel) string {
 	s, _ := ch.SenderFor(c, "")
@@ -147,15 +155,18 @@ var kinds = map[string]kind{
 			return exolve.New(c, exolve.Options{BaseURL: p.cfg.ProviderBaseURLs[sb.ProviderExolve]}), err
 		},
 	},
+	sb.ProviderWebRTC: {
+		// The web widget's addresses: browsers call and write to them;
+		// messages to browsers are delivered by the built-in carrier and
+		// read by the widget from the customer's thread.
+		channels: []sb.Channel{sb.ChannelWebRTC},
+		check:    noCredentials,
+		open:     func(p *providerSet, ch *sb.ConnectedChannel) (conn, error) { return sandboxConn{p.sandbox}, nil },
+	},
 	sb.ProviderSandbox: {
 		channels: sb.Channels,
-		check: func(raw json.RawMessage) (map[string]string, error) {
-			if s := string(bytes.TrimSpace(raw)); s != "" && s != "{}" && s != "null" {
-				return nil, sb.Invalid(sb.FieldError{Field: "credentials", Message: "the sandbox takes no credentials"})
-			}
-			return map[string]string{}, nil
-		},
-		open: func(p *providerSet, ch *sb.ConnectedChannel) (conn, error) { return sandboxConn{p.sandbox}, nil },
+		check:    noCredentials,
+		open:     func(p *providerSet, ch *sb.ConnectedChannel) (conn, error) { return sandboxConn{p.sandbox}, nil },
 	},
 }
 
@@ -290,7 +301,7 @@ func (p *providerSet) route(m *sb.Message) (string, queue.Provider) {
 	if err != nil {
 		return m.Provider, failing{err}
 	}
-	if ch.Type == sb.ProviderSandbox {
+	if ch.Type == sb.ProviderSandbox || ch.Type == sb.ProviderWebRTC {
 		return sandbox.Name, p.sandbox
 	}
 	return ch.Type, p.breakers.Wrap(ch.Type, c)

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboardhq/switchboard/routing"
 	"github.com/switchboardhq/switchboard/voicebot"
 	"github.com/switchboardhq/switchboard/voicebot/llm"
+	"github.com/switchboardhq/switchboard/voicebot/media"
 	"github.com/switchboardhq/switchboard/voicebot/runtime"
 	"github.com/switchboardhq/switchboard/voicebot/stt"
 	"github.com/switchboardhq/switchboard/voicebot/tts"
@@ -83,6 +84,13 @@ func newRuntime(cfg Config, db *postgres.DB, rt *routing.Service, out runtime.Ou
 	rc := runtime.Config{PublicURL: cfg.PublicURL, HTTP: webhook.NewHTTPClient(guard, 30*time.Second), Model: sp.model}
 	if sp.tts != nil {
 		rc.Speaker = speaker{sp.tts}
+		rc.Driver = func() *media.Driver {
+			d := &media.Driver{TTS: sp.tts, BargeIn: true, Log: log}
+			if sp.stt != nil {
+				d.STT = sp.stt
+			}
+			return d
+		}
 	}
 	return runtime.New(rc, db, rt, out, runtimeQueue{qc}, p, log)
 }

@@ -27,6 +27,7 @@ import (
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/routing"
 	"github.com/switchboardhq/switchboard/voicebot"
+	"github.com/switchboardhq/switchboard/voicebot/media"
 )
 
 // Store is the persistence the runtime needs.
@@ -103,6 +104,9 @@ type Config struct {
 	// steps take others (the flow, the customer, messages it sends): more
 	// turns than the pool can serve twice over would starve each other.
 	MaxTurns int
+	// Driver returns the media driver for a live line (browser calls):
+	// its TTS renders the prompts, its STT hears speech. Nil: no live calls.
+	Driver func() *media.Driver
 }
 
 // Runtime runs flows.
@@ -116,6 +120,7 @@ type Runtime struct {
 	log    *slog.Logger
 	now    func() time.Time
 	turns  chan struct{}
+	live   live
 
 	flowMu sync.Mutex
 	flows  map[flowKey]*voicebot.Flow // parsed stored flows: a version never changes

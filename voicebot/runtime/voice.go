@@ -188,31 +188,9 @@ func (r *Runtime) dialSandbox(ctx context.Context, c *sb.Call) (*Outcome, error)
 // start runs the call's flow from its first step, in a new session. A
 // call without a flow (a bridged leg) just stays up.
 func (r *Runtime) start(ctx context.Context, c *sb.Call) (*Outcome, error) {
-	var flow *voicebot.Flow
-	var err error
-	switch {
-	case c.FlowID != "":
-		var rec *sb.FlowRecord
-		if rec, err = r.store.GetFlow(ctx, c.AccountID, c.FlowID, c.FlowVersion); err == nil {
-			flow, err = ParseFlow(rec.Definition, "flow")
-		}
-	case len(c.Flow) > 0:
-		flow, err = ParseFlow(c.Flow, "flow")
-	default:
-		return &Outcome{Call: c}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("call %s flow: %w", c.ID, err)
-	}
-	customer, ours := c.To, c.From
-	if c.Direction == sb.CallInbound {
-		customer, ours = c.From, c.To
-	}
-	bs, err := r.newSession(ctx, &sb.BotSession{AccountID: c.AccountID, CustomerID: c.CustomerID, ConversationID: c.ConversationID,
-		FlowID: c.FlowID, FlowVersion: c.FlowVersion, CallID: c.ID, Channel: c.Channel, ChannelID: c.ChannelID,
-		Address: customer, Sender: ours}, flow, c.Flow)
-	if err != nil {
-		return nil, err
+	bs, err := r.openSession(ctx, c)
+	if err != nil || bs == nil {
+		return &Outcome{Call: c}, err
 	}
 	if c, _, err = r.update(ctx, c, sb.CallUpdate{SessionID: bs.ID}); err != nil {
 		return nil, err
@@ -222,6 +200,31 @@ func (r *Runtime) start(ctx context.Context, c *sb.Call) (*Outcome, error) {
 		out.Call = c
 	}
 	return out, err
+}
+
+// openSession stores a session at the start of the call's flow; nil when
+// the call runs none.
+func (r *Runtime) openSession(ctx context.Context, c *sb.Call) (*sb.BotSession, error) {
+	var flow *voicebot.Flow
+	var err error
+	switch {
+	case c.FlowID != "":
+		flow, err = r.storedFlow(ctx, c.AccountID, c.FlowID, c.FlowVersion)
+	case len(c.Flow) > 0:
+		flow, err = ParseFlow(c.Flow, "flow")
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("call %s flow: %w", c.ID, err)
+	}
+	customer, ours := c.To, c.From
+	if c.Direction == sb.CallInbound {
+		customer, ours = c.From, c.To
+	}
+	return r.newSession(ctx, &sb.BotSession{AccountID: c.AccountID, CustomerID: c.CustomerID, ConversationID: c.ConversationID,
+		FlowID: c.FlowID, FlowVersion: c.FlowVersion, CallID: c.ID, Channel: c.Channel, ChannelID: c.ChannelID,
+		Address: customer, Sender: ours}, flow, c.Flow)
 }
 
 // performVoice carries out a turn on a call. A provider's call gets the
@@ -341,7 +344,8 @@ func (r *Runtime) Hangup(ctx context.Context, accountID, callID, by string) (*sb
 	if c.Status.Final() {
 		return c, nil
 	}
-	if c.Provider != sb.ProviderSandbox && c.ProviderCallID != "" {
+	r.live.stop(c.ID) // a live line's driver stops and its line closes
+	if c.Provider != sb.ProviderSandbox && c.Provider != sb.ProviderWebRTC && c.ProviderCallID != "" {
 		ch, err := r.store.LoadChannel(ctx, c.ChannelID)
 		if err != nil {
 			return nil, err
@@ -426,13 +430,12 @@ func (r *Runtime) InboundCall(ctx context.Context, req InboundCallRequest) (*Out
 	if req.Channel == "" {
 		req.Channel = sb.ChannelVoice
 	}
-	flowID, err := r.inboundFlow(ctx, req.AccountID, req.ChannelID, req.Channel, req.To)
-	if err != nil {
-		return nil, err
-	}
-	if flowID == "" {
-		return nil, sb.Invalid(sb.FieldError{Field: "to", Message: fmt.Sprintf("%s:%s names no inbound_flow_id: connect a channel with that %s sender and an inbound_flow_id", req.Channel, req.To, req.Channel)})
-	}
+	return r.inbound(ctx, req, true)
+}
+
+// storeInbound stores an inbound call to flowID's address, attached to the
+// caller's customer and conversation, and moves it to in-progress.
+func (r *Runtime) storeInbound(ctx context.Context, req InboundCallRequest, flowID string) (*sb.Call, error) {
 	rec, err := r.store.GetFlow(ctx, req.AccountID, flowID, 0)
 	if sb.ErrorCode(err) == sb.ENOTFOUND {
 		return nil, sb.Invalid(sb.FieldError{Field: "to", Message: fmt.Sprintf("the inbound flow %s of %s:%s was deleted", flowID, req.Channel, req.To)})
@@ -462,10 +465,8 @@ func (r *Runtime) InboundCall(ctx context.Context, req InboundCallRequest) (*Out
 	if c, _, err = r.update(ctx, c, sb.CallUpdate{Status: sb.CallRinging}); err != nil {
 		return nil, err
 	}
-	if c, _, err = r.update(ctx, c, sb.CallUpdate{Status: sb.CallInProgress}); err != nil {
-		return nil, err
-	}
-	return r.start(ctx, c)
+	c, _, err = r.update(ctx, c, sb.CallUpdate{Status: sb.CallInProgress})
+	return c, err
 }
 
 // Voice event kinds a provider's call webhook reports.

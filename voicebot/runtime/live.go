@@ -1,0 +1,169 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/voicebot"
+	"github.com/switchboardhq/switchboard/voicebot/media"
+)
+
+// LiveLine is an audio line this process drives itself (a browser's peer
+// connection): frames out, keys and speech in, closed when the call ends.
+type LiveLine interface {
+	media.Line
+	Close() error
+}
+
+// live tracks the calls whose audio this process carries, so a hangup from
+// the API stops their driver and closes their line.
+type live struct {
+	mu    sync.Mutex
+	calls map[string]context.CancelFunc
+}
+
+func (l *live) add(id string, cancel context.CancelFunc) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.calls == nil {
+		l.calls = map[string]context.CancelFunc{}
+	}
+	l.calls[id] = cancel
+}
+
+func (l *live) stop(id string) {
+	l.mu.Lock()
+	cancel := l.calls[id]
+	delete(l.calls, id)
+	l.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// AnswerLive answers a call that arrived on a live line: it stores the
+// call (inbound, in-progress), opens a bot session on the flow of the
+// address called, and runs the media driver on the line in the
+// background: the flow's prompts become audio, the caller's keys and
+// speech its input. The call ends when the flow ends, the caller leaves,
+// or the API hangs it up.
+func (r *Runtime) AnswerLive(ctx context.Context, req InboundCallRequest, line LiveLine) (*sb.Call, error) {
+	if r.cfg.Driver == nil {
+		return nil, sb.Errorf(sb.EUNAVAILABLE, "this server has no media driver (TTS engine) for live calls")
+	}
+	out, err := r.inbound(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	c := out.Call
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.live.add(c.ID, cancel)
+	go r.runLive(runCtx, c, line)
+	return c, nil
+}
+
+// runLive drives one live call to its end.
+func (r *Runtime) runLive(ctx context.Context, c *sb.Call, line LiveLine) {
+	defer line.Close()
+	defer r.live.stop(c.ID)
+	by := sb.HangupBot
+	var flowErr error
+	if r, ok := line.(interface{ Ready() <-chan struct{} }); ok {
+		// Prompts written before the connection is up would be lost.
+		select {
+		case <-r.Ready():
+		case <-ctx.Done():
+			return
+		case <-time.After(15 * time.Second):
+			flowErr = errors.New("the browser never connected")
+		}
+	}
+	if flowErr != nil {
+		by = sb.HangupSystem
+	} else if c.SessionID != "" {
+		d := r.cfg.Driver()
+		flowEnded := false // the flow itself ended the call (not the caller)
+		err := d.Run(ctx, line, func(ctx context.Context, in voicebot.Input) (voicebot.Turn, error) {
+			out, err := r.advance(ctx, c.AccountID, c.SessionID, in, turnOpts{})
+			if err != nil {
+				return voicebot.Turn{}, err
+			}
+			if out == nil {
+				return voicebot.Turn{}, errors.New("the session moved on")
+			}
+			flowEnded = out.Turn.Ended && in.Kind != voicebot.InputHangup
+			return out.Turn, nil
+		})
+		if !flowEnded {
+			by = sb.HangupCaller
+		}
+		switch {
+		case errors.Is(err, context.Canceled):
+			return // hung up from the API: Hangup did the rest
+		case err != nil:
+			flowErr = err
+			by = sb.HangupSystem
+		}
+	} else {
+		// No flow: the line stays up until someone hangs up.
+		select {
+		case <-ctx.Done():
+			return
+		case <-waitHangup(line):
+			by = sb.HangupCaller
+		}
+	}
+	bg := context.WithoutCancel(ctx)
+	if flowErr != nil {
+		r.log.WarnContext(bg, "live call ended by an error", "call_id", c.ID, "err", flowErr)
+	}
+	if _, err := r.Hangup(bg, c.AccountID, c.ID, by); err != nil {
+		r.log.WarnContext(bg, "end live call", "call_id", c.ID, "err", err)
+	}
+}
+
+// waitHangup closes when the line reports a hangup (or closes its events).
+func waitHangup(line media.Line) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range line.Events() {
+			if ev.Kind == media.EventHangup {
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// inbound stores an inbound call on the flow of the address called and
+// opens its session; advance false leaves the first turn to the caller
+// (a live line's driver takes it).
+func (r *Runtime) inbound(ctx context.Context, req InboundCallRequest, advance bool) (*Outcome, error) {
+	flowID, err := r.inboundFlow(ctx, req.AccountID, req.ChannelID, req.Channel, req.To)
+	if err != nil {
+		return nil, err
+	}
+	if flowID == "" {
+		return nil, sb.Invalid(sb.FieldError{Field: "to", Message: fmt.Sprintf("%s:%s names no inbound_flow_id: connect a channel with that %s sender and an inbound_flow_id", req.Channel, req.To, req.Channel)})
+	}
+	c, err := r.storeInbound(ctx, req, flowID)
+	if err != nil {
+		return nil, err
+	}
+	if advance {
+		return r.start(ctx, c)
+	}
+	bs, err := r.openSession(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if c, _, err = r.update(ctx, c, sb.CallUpdate{SessionID: bs.ID}); err != nil {
+		return nil, err
+	}
+	return &Outcome{Call: c, Session: bs}, nil
+}

@@ -1,0 +1,291 @@
+// Switchboard customer widget: one thread for chat and calls.
+// /widget?token=<browser token>[&to=<our webrtc address>]
+(function () {
+  "use strict";
+  var params = new URLSearchParams(location.search);
+  var token = params.get("token") || "";
+  var to = params.get("to") || "";
+  var $ = function (id) { return document.getElementById(id); };
+  var thread = $("thread"), stateEl = $("call-state"), errorEl = $("error");
+  var callBtn = $("call-btn"), hangupBtn = $("hangup-btn"), audio = $("remote-audio");
+  var form = $("compose"), input = $("text");
+  var keypad = $("keypad"), keys = Array.prototype.slice.call(keypad.querySelectorAll("button"));
+
+  var session = null;   // GET /v1/rtc/session
+  var state = "idle";   // idle | connecting | in-call | ended | error
+  var call = null;      // {pc, stream, dc, id}
+  var entries = [];     // timeline, oldest first
+  var rendered = "";
+  var dead = false;     // the token was refused: stop everything
+  var digits = [];
+  var lastStats = null;
+  var labels = { idle: "Ready", connecting: "Connecting…", "in-call": "On a call", ended: "Call ended", error: "Unavailable" };
+  var doneStatuses = { completed: 1, busy: 1, "no-answer": 1, failed: 1, canceled: 1 };
+
+  function setState(s) {
+    state = s;
+    stateEl.textContent = labels[s] || s;
+    stateEl.setAttribute("data-state", s);
+    var live = s === "connecting" || s === "in-call";
+    callBtn.disabled = dead || live;
+    hangupBtn.disabled = !live;
+    keys.forEach(function (k) { k.disabled = s !== "in-call"; });
+    keypad.hidden = !live; // room for the thread on a phone between calls
+    input.disabled = dead;
+    form.querySelector("button").disabled = dead;
+  }
+
+  function showError(msg) {
+    errorEl.textContent = msg;
+    errorEl.hidden = !msg;
+  }
+
+  // api calls a browser route; a refused token stops the widget for good.
+  function api(method, path, body, type) {
+    var headers = { Authorization: "Bearer " + token };
+    if (body !== undefined) headers["Content-Type"] = type || "application/json";
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : (type ? body : JSON.stringify(body)) })
+      .then(function (resp) {
+        if (resp.status === 401) {
+          dead = true;
+          endCall();
+          setState("error");
+          showError("This chat link has expired or is not valid. Reload the page you came from to start again.");
+          throw new Error("unauthorized");
+        }
+        if (!resp.ok) {
+          return resp.json().catch(function () { return {}; }).then(function (p) {
+            throw new Error(p.detail || p.title || ("HTTP " + resp.status));
+          });
+        }
+        return resp;
+      });
+  }
+
+  // --- the thread ---
+  function bubble(cls, text, meta) {
+    var d = document.createElement("div");
+    d.className = "entry " + cls;
+    d.textContent = text;
+    if (meta) {
+      var m = document.createElement("span");
+      m.className = "meta";
+      m.textContent = meta;
+      d.appendChild(m);
+    }
+    return d;
+  }
+
+  // view turns a timeline entry into a bubble, or null to leave it out.
+  function view(e) {
+    if (e.type === "message" && e.message) {
+      var m = e.message, via = m.channel && m.channel !== "webrtc" ? "via " + m.channel : "";
+      return bubble(m.direction === "inbound" ? "mine" : "theirs", m.text || "(attachment)", via);
+    }
+    // Transcripts of chats repeat their messages; only a call's turns are new.
+    if (e.type === "transcript" && e.transcript && e.transcript.call_id) {
+      var t = e.transcript;
+      if (t.role === "bot" && t.text) return bubble("theirs", t.text, "on the call");
+      if (t.role === "caller" && t.kind === "dtmf") return bubble("note", "You pressed " + t.text);
+      if (t.role === "caller" && t.text) return bubble("mine", t.text, "on the call");
+      return null; // system notes are for agents (the inbox shows them)
+    }
+    if (e.type === "call" && e.call) {
+      var c = e.call, done = doneStatuses[c.status];
+      if (done && c.status !== "completed") return bubble("note", "Call " + c.status.replace("-", " "));
+      return bubble("note", done ? "Call ended" + (c.duration ? " (" + c.duration + " s)" : "") : "Call started");
+    }
+    return null;
+  }
+
+  function render() {
+    var key = entries.map(function (e) { return e.id + (e.call ? ":" + e.call.status : ""); }).join(",");
+    if (key === rendered) return;
+    rendered = key;
+    var frag = document.createDocumentFragment();
+    entries.forEach(function (e) {
+      var b = view(e);
+      if (b) { b.setAttribute("data-id", e.id); b.setAttribute("data-type", e.type); frag.appendChild(b); }
+    });
+    thread.replaceChildren(frag);
+    thread.scrollTop = thread.scrollHeight;
+  }
+
+  var polling = false;
+  function poll() {
+    if (dead || polling) return Promise.resolve();
+    polling = true;
+    return api("GET", "/v1/rtc/messages?limit=100").then(function (r) { return r.json(); }).then(function (l) {
+      entries = (l.data || []).slice().reverse();
+      render();
+      // The server ended our call (the flow hung up): notice it here too.
+      if (call && call.id) {
+        entries.forEach(function (e) {
+          if (e.type === "call" && e.call && e.call.id === call.id && doneStatuses[e.call.status]) endCall();
+        });
+      }
+    }).catch(function () {}).then(function () { polling = false; });
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = input.value.trim();
+    if (!text || dead) return;
+    input.disabled = true;
+    api("POST", "/v1/rtc/messages", { text: text }).then(function () {
+      input.value = "";
+      showError("");
+      poll();
+    }).catch(function (err) {
+      if (!dead) showError("Your message was not sent: " + err.message);
+    }).then(function () { input.disabled = dead; input.focus(); });
+  });
+
+  // --- the call ---
+  function iceComplete(pc, ms) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise(function (resolve) {
+      var timer = setTimeout(resolve, ms); // send what we have rather than never
+      pc.addEventListener("icegatheringstatechange", function () {
+        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+      });
+    });
+  }
+
+  function endCall() {
+    if (!call) return;
+    var c = call;
+    call = null;
+    clearInterval(c.statsTimer);
+    try { if (c.dc) c.dc.close(); } catch (e) { /* already closed */ }
+    try { c.pc.close(); } catch (e) { /* already closed */ }
+    if (c.stream) c.stream.getTracks().forEach(function (t) { t.stop(); });
+    audio.srcObject = null;
+    if (!dead) setState("ended");
+    poll();
+  }
+
+  function audioStats(pc) {
+    return pc.getStats().then(function (report) {
+      var out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, packetsSent: 0 };
+      report.forEach(function (s) {
+        if (s.type === "inbound-rtp" && (s.kind || s.mediaType) === "audio") {
+          out.packetsReceived += s.packetsReceived || 0;
+          out.bytesReceived += s.bytesReceived || 0;
+          out.audioLevel = Math.max(out.audioLevel, s.audioLevel || 0);
+          out.totalAudioEnergy += s.totalAudioEnergy || 0;
+        }
+        if (s.type === "outbound-rtp" && (s.kind || s.mediaType) === "audio") out.packetsSent += s.packetsSent || 0;
+      });
+      return out;
+    });
+  }
+
+  function startCall() {
+    if (dead || call) return;
+    showError("");
+    setState("connecting");
+    var c = { pc: null, stream: null, dc: null, id: null, statsTimer: 0 };
+    call = c;
+    var query = to ? "?to=" + encodeURIComponent(to) : "";
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      c.stream = stream;
+      var pc = new RTCPeerConnection({ iceServers: (session && session.ice_servers) || [] });
+      c.pc = pc;
+      stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+      // The data channel must exist before the offer so the offer carries SCTP.
+      c.dc = pc.createDataChannel("dtmf");
+      c.dc.addEventListener("close", function () { if (call === c && state === "in-call") endCall(); });
+      pc.addEventListener("track", function (ev) {
+        audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+        var p = audio.play();
+        if (p && p.catch) p.catch(function () {});
+      });
+      pc.addEventListener("connectionstatechange", function () {
+        if (call !== c) return;
+        var s = pc.connectionState;
+        if (s === "connected") setState("in-call");
+        if (s === "failed" || s === "closed") endCall();
+        if (s === "disconnected") setTimeout(function () { if (call === c && pc.connectionState === "disconnected") endCall(); }, 3000);
+      });
+      c.statsTimer = setInterval(function () {
+        if (call === c) audioStats(pc).then(function (s) { lastStats = s; }).catch(function () {});
+      }, 500);
+      return pc.createOffer()
+        .then(function (offer) { return pc.setLocalDescription(offer); })
+        .then(function () { return iceComplete(pc, 5000); })
+        .then(function () { return api("POST", "/v1/rtc/calls" + query, pc.localDescription.sdp, "application/sdp"); })
+        .then(function (resp) {
+          c.id = resp.headers.get("X-Call-Id");
+          return resp.text();
+        })
+        .then(function (sdp) {
+          if (call !== c) return; // hung up meanwhile
+          return pc.setRemoteDescription({ type: "answer", sdp: sdp });
+        });
+    }).catch(function (err) {
+      if (dead) return;
+      showError(err && err.name === "NotAllowedError" ? "The call needs your microphone." : "The call failed: " + (err && err.message));
+      if (call === c) {
+        if (c.id) api("DELETE", "/v1/rtc/calls/" + encodeURIComponent(c.id)).catch(function () {});
+        endCall();
+      }
+      setState("idle");
+    });
+  }
+
+  function hangUp() {
+    if (!call) return;
+    var id = call.id;
+    endCall();
+    if (id) api("DELETE", "/v1/rtc/calls/" + encodeURIComponent(id)).catch(function () {}).then(poll);
+  }
+
+  function sendDigit(d) {
+    if (!call || !call.dc || call.dc.readyState !== "open") return false;
+    call.dc.send(d);
+    digits.push(d);
+    return true;
+  }
+
+  callBtn.addEventListener("click", startCall);
+  hangupBtn.addEventListener("click", hangUp);
+  keys.forEach(function (k) {
+    k.addEventListener("click", function () { sendDigit(k.getAttribute("data-digit")); });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (state === "in-call" && document.activeElement !== input && /^[0-9*#]$/.test(ev.key)) sendDigit(ev.key);
+  });
+
+  // Test and integration hooks.
+  window.sbWidget = {
+    get pc() { return call && call.pc; },
+    get dc() { return call && call.dc; },
+    get callId() { return call && call.id; },
+    get state() { return state; },
+    get error() { return errorEl.hidden ? "" : errorEl.textContent; },
+    get entries() { return entries; },
+    get digits() { return digits.slice(); },
+    get lastStats() { return lastStats; },
+    stats: function () { return call && call.pc ? audioStats(call.pc) : Promise.resolve(lastStats); },
+    call: startCall,
+    hangUp: hangUp,
+    sendDigit: sendDigit,
+    poll: poll
+  };
+
+  setState("idle");
+  if (!token) {
+    dead = true;
+    setState("error");
+    showError("This chat link has no token. Open the chat from the site you came from.");
+    return;
+  }
+  api("GET", "/v1/rtc/session").then(function (r) { return r.json(); }).then(function (s) {
+    session = s;
+    poll();
+    setInterval(poll, 1000);
+  }).catch(function (err) {
+    if (!dead) showError("Could not reach support: " + err.message);
+  });
+})();
