@@ -115,7 +115,7 @@ func TestBrowserWidgetCall(t *testing.T) {
 	b.waitJS("the widget to show the end", 5*time.Second, `window.sbWidget.state === "ended"`, widgetState)
 	ended := c.waitCall(second, "the second call to complete", 10*time.Second, func(x rcall) bool { return x.Status == "completed" })
 	if ended.HangupBy == nil || *ended.HangupBy != "caller" {
-		t.Fatalf("second call %+v: want hung up by the caller", ended)
+		t.Fatalf("second call %+v (hangup_by %v): want hung up by the caller", ended, deref(ended.HangupBy))
 	}
 }
 

@@ -231,3 +231,10 @@ func (c *rawClient) timeline(customerID string) []rentry {
 	c.must(http.StatusOK, "GET", "/v1/customers/"+customerID+"/timeline?limit=100", nil, &l)
 	return l.Data
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

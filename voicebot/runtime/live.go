@@ -102,8 +102,8 @@ func (r *Runtime) runLive(ctx context.Context, c *sb.Call, line LiveLine) {
 			by = sb.HangupCaller
 		}
 		switch {
-		case errors.Is(err, context.Canceled):
-			return // hung up from the API: Hangup did the rest
+		case ctx.Err() != nil:
+			return // hung up from the API: its Hangup records who and how
 		case err != nil:
 			flowErr = err
 			by = sb.HangupSystem

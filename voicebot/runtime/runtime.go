@@ -148,6 +148,7 @@ type Outcome struct {
 	Call    *sb.Call
 	Session *sb.BotSession
 	Turn    voicebot.Turn
+	Input   voicebot.Input // what the turn answered
 }
 
 // state is what a session row stores: the engine's state, the inline flow
@@ -354,7 +355,7 @@ func (r *Runtime) advance(ctx context.Context, accountID, sessionID string, in v
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Session: bs, Turn: turn}
+	out := &Outcome{Session: bs, Turn: turn, Input: in}
 	if err := r.perform(ctx, out, &st); err != nil {
 		return out, err
 	}

@@ -244,7 +244,7 @@ func (r *Runtime) performVoice(ctx context.Context, out *Outcome, st *state) err
 	if c.Provider != sb.ProviderSandbox {
 		// The provider performs the turn from its webhook's answer; a turn
 		// that ends the flow ends in a hangup, so the call's end is ours.
-		if out.Turn.Ended {
+		if out.Turn.Ended && out.Input.Kind != voicebot.InputHangup {
 			out.Call, _, err = r.update(ctx, c, sb.CallUpdate{HangupBy: sb.HangupBot})
 		}
 		return err
