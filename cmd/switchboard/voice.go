@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -181,5 +180,4 @@ func (p *providerSet) RenderVoice(ch *sb.ConnectedChannel, turn voicebot.Turn, b
 var (
 	_ runtime.Telephony  = (*providerSet)(nil)
 	_ api.VoiceProviders = (*providerSet)(nil)
-	_                    = errors.New
 )

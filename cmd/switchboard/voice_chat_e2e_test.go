@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/voicebot/openaitest"
 	"github.com/switchboardhq/switchboard/voicebot/tts"
 	"github.com/switchboardhq/switchboard/webhook"
@@ -288,7 +287,6 @@ func TestVoiceHTTPAndLLMSteps(t *testing.T) {
 			t.Fatalf("the model was not given %q:\n%s", want, joined)
 		}
 	}
-	_ = sb.ChannelSMS
 }
 
 // A sandbox caller may speak audio: the STT engine transcribes it and the
