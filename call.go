@@ -69,6 +69,7 @@ const (
 	HangupBot    = "bot"    // the flow ended or ran a hangup step
 	HangupAPI    = "api"    // POST /v1/calls/{id}/hangup
 	HangupSystem = "system" // an error or a timeout on our side
+	HangupAgent  = "agent"  // an agent in the inbox hung up their browser call
 )
 
 // Call is one phone, SIP or browser call. Like a message it belongs to a
@@ -145,6 +146,7 @@ type CallFilter struct {
 	CustomerID   string
 	Direction    string
 	FlowID       string
+	To           string // the address called (a leg to agent:<name> included)
 	ParentCallID string // the legs dialled from a call
 	CallbackID   string // the legs of a callback
 	Cursor       string

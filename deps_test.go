@@ -31,7 +31,7 @@ func TestImportRules(t *testing.T) {
 		"github.com/hibiken/asynq":      {"queue", "cmd/sbbench"},
 		"github.com/redis/go-redis":     {"queue", "testenv", "cmd/sbbench"},
 		"github.com/nyaruka/":           {"routing"},
-		"github.com/pion/":              {"providers/webrtc"},
+		"github.com/pion/":              {"providers/webrtc", "providers/webrtc/webrtctest", "cmd/sbbench"},
 		"github.com/twilio/twilio-go":   {"providers/twilio"},
 		"github.com/getkin/kin-openapi": {"api", "testenv"},
 	}

@@ -287,7 +287,7 @@ func (s *Server) getCall(c *gin.Context) {
 func (s *Server) listCalls(c *gin.Context) {
 	limit, cursor, fields := pageParams(c)
 	f := sb.CallFilter{Status: sb.CallStatus(c.Query("status")), CustomerID: c.Query("customer_id"), Direction: c.Query("direction"),
-		FlowID: c.Query("flow_id"), CallbackID: c.Query("callback_id"), Cursor: cursor, Limit: limit}
+		FlowID: c.Query("flow_id"), CallbackID: c.Query("callback_id"), To: c.Query("to"), Cursor: cursor, Limit: limit}
 	if f.Status != "" && !f.Status.Valid() {
 		fields = append(fields, sb.FieldError{Field: "status", Message: "must be a call status: queued, ringing, in-progress, completed, busy, no-answer, failed or canceled"})
 	}

@@ -109,3 +109,57 @@ func (s fakeStore) SetConversationAgent(ctx context.Context, acct, id, agent str
 	c.Agent = agent
 	return c, nil
 }
+
+// Calls ringing browsers in the fakes below.
+const (
+	fakeRingingCall = "0193f6a2-7200-7000-8000-000000000e07" // rings fakeBrowser (placed with a flow)
+	fakeAgentRing   = "0193f6a2-7200-7000-8000-000000000e08" // a transfer of fakeBrowserCall ringing agent:alice
+	fakePlacedCall  = "0193f6a2-7200-7000-8000-000000000e09" // an agent's call to fakeBrowser
+)
+
+// fakeRingingRecords are the ringing browser calls: one to fakeBrowser,
+// one to an agent.
+func fakeRingingRecords() []*sb.Call {
+	ring := func(id, to, parent string) *sb.Call {
+		return &sb.Call{ID: id, AccountID: fakeAccount, CustomerID: fakeCustomer, ConversationID: fakeConv,
+			Direction: sb.CallOutbound, Channel: sb.ChannelWebRTC, From: fakeWebRTCSender, To: to, Status: sb.CallRinging,
+			Provider: sb.ProviderWebRTC, ChannelID: fakeWebRTCChannel, ParentCallID: parent, Timeout: 30, Sequence: 2,
+			CreatedAt: fakeTime, UpdatedAt: fakeTime}
+	}
+	return []*sb.Call{ring(fakeRingingCall, fakeBrowser, ""), ring(fakeAgentRing, "agent:alice", fakeBrowserCall)}
+}
+
+var _ BrowserCalls = fakeCalls{}
+
+// AnswerBrowser answers the ringing fakes, as the runtime would.
+func (f fakeCalls) AnswerBrowser(ctx context.Context, acct, callID, to string, line runtime.LiveLine) (*sb.Call, error) {
+	c, err := f.store.GetCall(ctx, acct, callID)
+	if err != nil {
+		return nil, err
+	}
+	if to != "" && c.To != to {
+		return nil, sb.ErrNotFound
+	}
+	if c.Status != sb.CallRinging || line == nil {
+		return nil, sb.Errorf(sb.EEXISTS, "call %s is %s: only a ringing call can be answered", c.ID, c.Status)
+	}
+	answered := fakeTime.Add(3e9)
+	c.Status, c.AnsweredAt, c.Sequence = sb.CallInProgress, &answered, c.Sequence+1
+	return c, nil
+}
+
+// PlaceLive rings fakeBrowser (by identity or as fakeCustomer).
+func (f fakeCalls) PlaceLive(_ context.Context, req runtime.PlaceRequest, agent string, line runtime.LiveLine) (*sb.Call, error) {
+	if line == nil || agent == "" {
+		return nil, sb.Errorf(sb.EINTERNAL, "no line or agent")
+	}
+	if req.CustomerID != "" && req.CustomerID != fakeCustomer {
+		return nil, sb.ErrNotFound
+	}
+	if req.To != "" && req.To != fakeBrowser {
+		return nil, sb.Invalid(sb.FieldError{Field: "to", Message: "names no customer's browser"})
+	}
+	c := fakeRingingRecords()[0]
+	c.ID = fakePlacedCall
+	return c, nil
+}

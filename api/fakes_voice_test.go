@@ -109,7 +109,7 @@ func fakeCallRecords() []*sb.Call {
 }
 
 func (fakeStore) GetCall(_ context.Context, _, id string) (*sb.Call, error) {
-	for _, c := range append(fakeCallRecords(), fakeBrowserCallRecord()) {
+	for _, c := range append(append(fakeCallRecords(), fakeBrowserCallRecord()), fakeRingingRecords()...) {
 		if c.ID == id {
 			return c, nil
 		}
@@ -124,6 +124,14 @@ func (fakeStore) ListCalls(_ context.Context, _ string, f sb.CallFilter) ([]*sb.
 		return []*sb.Call{calls[2], calls[3]}, "", nil // newest (the customer's leg) first
 	case f.CallbackID != "":
 		return nil, "", nil
+	case f.To != "":
+		var out []*sb.Call
+		for _, c := range fakeRingingRecords() {
+			if c.To == f.To && (f.Status == "" || c.Status == f.Status) {
+				out = append(out, c)
+			}
+		}
+		return out, "", nil
 	}
 	return calls, "b3BhcXVl", nil
 }

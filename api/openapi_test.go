@@ -398,6 +398,7 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 	browser := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeCustomer, time.Hour)}
 	browserTok := browser[1][len("Bearer "):]
 	browserSDP := append([]string{"Content-Type", "application/sdp"}, browser...)
+	keySDP := []string{"Content-Type", "application/sdp"} // with the default API key
 	noSender := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount2, fakeCustomer, time.Hour)}
 	goneCustomer := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeUnknown, time.Hour)}
 	expired := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeCustomer, -time.Minute)}
@@ -709,6 +710,30 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "DELETE", "/v1/rtc/calls/" + fakeUnknown, "", browser, 404},
 		{healthy, "DELETE", "/v1/rtc/calls/" + fakeBrowserCall, "", forged, 401},
 		{noBrowser, "DELETE", "/v1/rtc/calls/" + fakeBrowserCall, "", browser, 503},
+		{healthy, "GET", "/v1/rtc/calls", "", browser, 200},
+		{healthy, "GET", "/v1/rtc/calls", "", forged, 401},
+		{healthy, "POST", "/v1/rtc/calls/" + fakeRingingCall + "/answer", fakeSDPOffer, browserSDP, 200},
+		{healthy, "POST", "/v1/rtc/calls/" + fakeAgentRing + "/answer", fakeSDPOffer, browserSDP, 404}, // rings an agent
+		{healthy, "POST", "/v1/rtc/calls/" + fakeUnknown + "/answer", fakeSDPOffer, browserSDP, 404},
+		{healthy, "POST", "/v1/rtc/calls/" + fakeRingingCall + "/answer", "hello", browserSDP, 422},
+		{healthy, "POST", "/v1/rtc/calls/" + fakeRingingCall + "/answer", `{"sdp":"v=0"}`, browser, 415},
+		{healthy, "POST", "/v1/rtc/calls/" + fakeRingingCall + "/answer", fakeSDPOffer, append([]string{"Content-Type", "application/sdp"}, expired...), 401},
+		{noBrowser, "POST", "/v1/rtc/calls/" + fakeRingingCall + "/answer", fakeSDPOffer, browserSDP, 503},
+		{healthy, "DELETE", "/v1/rtc/calls/" + fakeRingingCall, "", browser, 204}, // declined
+		{healthy, "POST", "/v1/calls/" + fakeAgentRing + "/answer", fakeSDPOffer, keySDP, 200},
+		{healthy, "POST", "/v1/calls/" + fakeBrowserCall + "/answer", fakeSDPOffer, keySDP, 409}, // in progress
+		{healthy, "POST", "/v1/calls/" + fakeUnknown + "/answer", fakeSDPOffer, keySDP, 404},
+		{healthy, "POST", "/v1/calls/" + fakeAgentRing + "/answer", "", keySDP, 422},
+		{noBrowser, "POST", "/v1/calls/" + fakeAgentRing + "/answer", fakeSDPOffer, keySDP, 503},
+		{healthy, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, fakeSDPOffer, keySDP, 201},
+		{healthy, "POST", "/v1/agents/alice/calls?to=webrtc:" + fakeBrowser, fakeSDPOffer, keySDP, 201},
+		{healthy, "POST", "/v1/agents/alice/calls?to=webrtc:someone-else", fakeSDPOffer, keySDP, 422},
+		{healthy, "POST", "/v1/agents/alice/calls", fakeSDPOffer, keySDP, 422},
+		{healthy, "POST", "/v1/agents/alice/calls?to=%2B15005550006", fakeSDPOffer, keySDP, 422},
+		{healthy, "POST", "/v1/agents/al%20ice/calls?customer_id=" + fakeCustomer, fakeSDPOffer, keySDP, 422},
+		{healthy, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, `{}`, nil, 415},
+		{noBrowser, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, fakeSDPOffer, keySDP, 503},
+		{healthy, "GET", "/v1/calls?to=agent:alice&status=ringing", "", nil, 200},
 		{healthy, "POST", "/v1/rtc/messages", `{"text":"Where is my parcel?"}`, browser, 202},
 		{healthy, "POST", "/v1/rtc/messages?to=" + fakeWebRTCSender, `{"text":"STOP"}`, browser, 202},
 		{healthy, "POST", "/v1/rtc/messages", `{"text":""}`, browser, 422},

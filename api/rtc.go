@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -188,19 +187,25 @@ func rtcOf(c *gin.Context) rtcClaims {
 	return claims
 }
 
-// ours is our webrtc address a browser talks to: the one it names, else
-// the account's default webrtc sender.
+// ours is our webrtc address a browser talks to: the one it names in ?to=,
+// which must be one of the account's webrtc senders, else the account's
+// default webrtc sender.
 func (s *Server) ours(c *gin.Context) (string, bool) {
-	if to := c.Query("to"); to != "" {
-		return to, true
-	}
-	ch, err := s.store.ChannelForSender(c.Request.Context(), account(c), sb.ChannelWebRTC, "")
+	to := c.Query("to")
+	ch, err := s.store.ChannelForSender(c.Request.Context(), account(c), sb.ChannelWebRTC, to)
 	if err == nil {
-		if snd, ok := ch.SenderFor(sb.ChannelWebRTC, ""); ok {
+		if snd, ok := ch.SenderFor(sb.ChannelWebRTC, to); ok {
 			return snd.Address, true
 		}
+	} else if sb.ErrorCode(err) != sb.ENOTFOUND {
+		s.writeError(c, err)
+		return "", false
 	}
-	s.writeError(c, sb.Invalid(sb.FieldError{Field: "to", Message: "the account has no webrtc sender: connect a webrtc channel with one"}))
+	msg := "the account has no webrtc sender: connect a webrtc channel with one"
+	if to != "" {
+		msg = "names no webrtc sender of this account"
+	}
+	s.writeError(c, sb.Invalid(sb.FieldError{Field: "to", Message: msg}))
 	return "", false
 }
 
@@ -225,13 +230,8 @@ func (s *Server) rtcCall(c *gin.Context) {
 		s.writeError(c, sb.Errorf(sb.EUNAVAILABLE, "this server takes no browser calls"))
 		return
 	}
-	if ct := c.ContentType(); ct != "application/sdp" {
-		s.writeError(c, httpError(ecMediaType, "send the SDP offer as application/sdp"))
-		return
-	}
-	offer, err := io.ReadAll(io.LimitReader(c.Request.Body, maxSDP+1))
-	if err != nil || len(offer) > maxSDP || len(offer) == 0 {
-		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: "the body must be an SDP offer of at most 64 KiB"}))
+	offer, ok := s.readOffer(c)
+	if !ok {
 		return
 	}
 	to, ok := s.ours(c)
@@ -239,9 +239,8 @@ func (s *Server) rtcCall(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	line, answer, err := s.cfg.RTC.Answer(ctx, string(offer))
-	if err != nil {
-		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: "the SDP offer was refused: " + err.Error()}))
+	line, answer, ok := s.answerPeer(c, offer)
+	if !ok {
 		return
 	}
 	claims := rtcOf(c)
@@ -252,16 +251,14 @@ func (s *Server) rtcCall(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.Header("Location", "/v1/rtc/calls/"+call.ID)
-	c.Header("X-Call-Id", call.ID)
-	c.Data(http.StatusCreated, "application/sdp", []byte(answer))
+	writeAnswer(c, http.StatusCreated, call, "/v1/rtc/calls/"+call.ID, answer)
 }
 
-// rtcHangup hangs up the browser's own call.
+// rtcHangup hangs up the browser's own call, or declines one ringing it.
 func (s *Server) rtcHangup(c *gin.Context) {
 	ctx := c.Request.Context()
 	call, err := s.store.GetCall(ctx, account(c), c.Param("id"))
-	if err == nil && call.From != rtcOf(c).Identity {
+	if me := rtcOf(c).Identity; err == nil && call.From != me && call.To != me {
 		err = sb.ErrNotFound
 	}
 	if err != nil {

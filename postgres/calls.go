@@ -187,6 +187,9 @@ func (db *DB) ListCalls(ctx context.Context, accountID string, f sb.CallFilter) 
 	if f.Direction != "" {
 		add("direction = $%d", f.Direction)
 	}
+	if f.To != "" {
+		add("to_addr = $%d", f.To)
+	}
 	if f.FlowID != "" {
 		if !validID(f.FlowID) {
 			return nil, "", nil

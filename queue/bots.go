@@ -15,6 +15,7 @@ import (
 // small, latency-sensitive work that must not wait behind a send backlog.
 const (
 	TypeCallDial   = "call:dial"
+	TypeCallRing   = "call:ring-timeout"
 	TypeBotTimeout = "bot:timeout"
 	TypeBotMessage = "bot:message"
 )
@@ -23,6 +24,8 @@ const (
 type Bots interface {
 	// Dial places a queued call.
 	Dial(ctx context.Context, accountID, callID string) error
+	// RingTimeout ends a browser call that rang out unanswered.
+	RingTimeout(ctx context.Context, accountID, callID string) error
 	// Timeout tells a session its wait ran out, if it is still at save seq.
 	Timeout(ctx context.Context, accountID, sessionID string, seq int) error
 	// OnMessage lets the bot answer an inbound message.
@@ -57,6 +60,12 @@ func (c *Client) EnqueueDial(ctx context.Context, accountID, callID string) erro
 	return c.enqueueBot(ctx, TypeCallDial, botTask{AccountID: accountID, ID: callID}, asynq.TaskID("dial:"+callID))
 }
 
+// EnqueueRingTimeout arms the ring timeout of a browser call: at at, if
+// it still rings, it is no-answer.
+func (c *Client) EnqueueRingTimeout(ctx context.Context, accountID, callID string, at time.Time) error {
+	return c.enqueueBot(ctx, TypeCallRing, botTask{AccountID: accountID, ID: callID}, asynq.ProcessAt(at), asynq.TaskID("ring:"+callID))
+}
+
 // EnqueueBotTimeout arms the timer of a waiting session: at at, unless the
 // session moved past save seq, it hears InputTimeout.
 func (c *Client) EnqueueBotTimeout(ctx context.Context, accountID, sessionID string, seq int, at time.Time) error {
@@ -81,6 +90,8 @@ func (w *Worker) handleBot(ctx context.Context, t *asynq.Task) error {
 	switch t.Type() {
 	case TypeCallDial:
 		err = w.bots.Dial(ctx, p.AccountID, p.ID)
+	case TypeCallRing:
+		err = w.bots.RingTimeout(ctx, p.AccountID, p.ID)
 	case TypeBotTimeout:
 		err = w.bots.Timeout(ctx, p.AccountID, p.ID, p.Seq)
 	case TypeBotMessage:

@@ -374,8 +374,8 @@ func (v *validator) step(i int) {
 			v.add(at, "a transfer takes to or flow_id, not both")
 		case st.To != "":
 			v.tpl(f("to"), st.To)
-			if !strings.Contains(st.To, "{{") && !e164.MatchString(st.To) && !validSIPURI(st.To) {
-				v.add(f("to"), "want an E.164 number like +14155550100 or a sip: URI (got %q)", st.To)
+			if !strings.Contains(st.To, "{{") && !e164.MatchString(st.To) && !validSIPURI(st.To) && !validBrowserTarget(st.To) {
+				v.add(f("to"), "want an E.164 number like +14155550100, a sip: URI, agent:<name> or webrtc:<identity> (got %q)", st.To)
 			}
 		}
 	case StepRecord:
@@ -405,6 +405,17 @@ func (v *validator) step(i int) {
 		}
 	}
 }
+
+// BrowserTarget reports whether a transfer goes to a browser: an agent's
+// inbox (agent:<name>) or a browser identity (webrtc:<identity>). Only a
+// browser call can be bridged to one.
+func BrowserTarget(to string) bool {
+	return strings.HasPrefix(to, "agent:") || strings.HasPrefix(to, "webrtc:")
+}
+
+var browserTarget = regexp.MustCompile(`^(agent:[A-Za-z0-9_.@-]{1,64}|webrtc:[A-Za-z0-9_.:@-]{1,128})$`)
+
+func validBrowserTarget(s string) bool { return browserTarget.MatchString(s) }
 
 func validSIPURI(s string) bool {
 	lower := strings.ToLower(s)

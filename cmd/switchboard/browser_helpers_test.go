@@ -194,6 +194,12 @@ func rtcStatus(t *testing.T, base, method, path, token string) int {
 func widgetStack(t *testing.T, name string, flow func(*rawClient) string) (*stack, *rawClient) {
 	t.Helper()
 	chromiumPath(t) // skip before starting anything
+	return rtcStack(t, name, flow)
+}
+
+// rtcStack is widgetStack for Go peers: no Chromium needed.
+func rtcStack(t *testing.T, name string, flow func(*rawClient) string) (*stack, *rawClient) {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.RTCLoopback = true
 	s := startStack(t, cfg, RoleAll)

@@ -74,6 +74,10 @@ func (q runtimeQueue) EnqueueDial(ctx context.Context, accountID, callID string)
 	return q.qc.EnqueueDial(ctx, accountID, callID)
 }
 
+func (q runtimeQueue) EnqueueRingTimeout(ctx context.Context, accountID, callID string, at time.Time) error {
+	return q.qc.EnqueueRingTimeout(ctx, accountID, callID, at)
+}
+
 func (q runtimeQueue) EnqueueBotTimeout(ctx context.Context, accountID, sessionID string, seq int, at time.Time) error {
 	return q.qc.EnqueueBotTimeout(ctx, accountID, sessionID, seq, at)
 }

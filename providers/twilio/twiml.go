@@ -57,7 +57,12 @@ func RenderTwiML(actions []voicebot.Action, urls TwiMLURLs, ended bool) []byte {
 			b.record(a.Record, urls.Record)
 			closed = true
 		case voicebot.ActTransfer:
-			b.dial(a.To, urls.Dial)
+			if voicebot.BrowserTarget(a.To) {
+				// A phone call has no media path to a browser here.
+				b.WriteString("<Hangup/>")
+			} else {
+				b.dial(a.To, urls.Dial)
+			}
 			closed = true
 		case voicebot.ActHangup:
 			b.WriteString("<Hangup/>")

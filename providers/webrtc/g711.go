@@ -93,3 +93,20 @@ func alawDecodeSlow(b byte) int16 {
 	}
 	return int16(-t)
 }
+
+// EncodePCMU appends the μ-law encoding of pcm to dst: a browser-side
+// client's microphone (tests, load generators).
+func EncodePCMU(dst []byte, pcm []int16) []byte {
+	for _, s := range pcm {
+		dst = append(dst, ulawEncode(s))
+	}
+	return dst
+}
+
+// DecodePCMU appends the samples of a μ-law payload to dst.
+func DecodePCMU(dst []int16, payload []byte) []int16 {
+	for _, b := range payload {
+		dst = append(dst, ulawDecode(b))
+	}
+	return dst
+}

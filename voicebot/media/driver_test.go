@@ -367,7 +367,7 @@ func TestRecord(t *testing.T) {
 				if l := kept[0].Duration(); l < tt.minLen || l > tt.maxLen {
 					t.Errorf("recording of %v, want %v–%v", l, tt.minLen, tt.maxLen)
 				}
-				if kept[0].SampleRate != rate || rms(kept[0].Samples[:len(message.Samples)]) < 1000 {
+				if kept[0].SampleRate != rate || RMS(kept[0].Samples[:len(message.Samples)]) < 1000 {
 					t.Errorf("recording is not the caller's message")
 				}
 			}
@@ -403,7 +403,7 @@ func TestPlay(t *testing.T) {
 	if n := len(caller.Frames()); n != 25 {
 		t.Errorf("%d frames for 500 ms, want 25", n)
 	}
-	if r := rms(Join(rate, caller.Frames()).Samples); r < 4000 {
+	if r := RMS(Join(rate, caller.Frames()).Samples); r < 4000 {
 		t.Errorf("played rms %.0f, want the tone's ~5600", r)
 	}
 

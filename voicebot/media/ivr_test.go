@@ -51,7 +51,7 @@ func TestIVR(t *testing.T) {
 			if !slices.Equal(all.Samples[:len(welcome.Samples)], welcome.Samples) {
 				t.Error("the first frames are not the rendered welcome")
 			}
-			if r := rms(all.Samples); r < 300 {
+			if r := RMS(all.Samples); r < 300 {
 				t.Errorf("welcome rms %.0f: silent", r)
 			}
 			span := heard[len(heard)-1].At.Sub(heard[0].At)

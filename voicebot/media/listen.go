@@ -182,7 +182,7 @@ listen:
 			}
 		case EventAudio:
 			pcm = append(pcm, ev.PCM...)
-			if rms(ev.PCM) >= th {
+			if RMS(ev.PCM) >= th {
 				heard, silent, voicedEnd, lastVoice = true, 0, len(pcm), c.now()
 			} else {
 				silent++

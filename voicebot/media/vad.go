@@ -47,7 +47,8 @@ func newVAD(threshold float64, endOfSpeech time.Duration) *vad {
 	}
 }
 
-func rms(pcm []int16) float64 {
+// RMS is the root-mean-square level of a frame.
+func RMS(pcm []int16) float64 {
 	if len(pcm) == 0 {
 		return 0
 	}
@@ -60,7 +61,7 @@ func rms(pcm []int16) float64 {
 
 // push takes the next frame of caller audio.
 func (v *vad) push(pcm []int16) vadState {
-	voiced := rms(pcm) >= v.threshold
+	voiced := RMS(pcm) >= v.threshold
 	if !v.started {
 		v.pre = append(v.pre, append([]int16(nil), pcm...))
 		if len(v.pre) > v.keep {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/voicebot"
@@ -20,10 +19,34 @@ type LiveLine interface {
 }
 
 // live tracks the calls whose audio this process carries, so a hangup from
-// the API stops their driver and closes their line.
+// the API stops their driver and closes their line, and the browser calls
+// ringing from here, waiting for the browser that answers them.
 type live struct {
-	mu    sync.Mutex
-	calls map[string]context.CancelFunc
+	mu      sync.Mutex
+	calls   map[string]context.CancelFunc
+	waiting map[string]chan LiveLine
+}
+
+// expect registers a ringing call whose answering line is to be handed
+// to the returned channel.
+func (l *live) expect(id string) chan LiveLine {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiting == nil {
+		l.waiting = map[string]chan LiveLine{}
+	}
+	ch := make(chan LiveLine, 1)
+	l.waiting[id] = ch
+	return ch
+}
+
+// claim takes the channel a ringing call waits on, if this process has one.
+func (l *live) claim(id string) (chan LiveLine, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.waiting[id]
+	delete(l.waiting, id)
+	return ch, ok
 }
 
 func (l *live) add(id string, cancel context.CancelFunc) {
@@ -72,21 +95,18 @@ func (r *Runtime) runLive(ctx context.Context, c *sb.Call, line LiveLine) {
 	defer r.live.stop(c.ID)
 	by := sb.HangupBot
 	var flowErr error
-	if r, ok := line.(interface{ Ready() <-chan struct{} }); ok {
-		// Prompts written before the connection is up would be lost.
-		select {
-		case <-r.Ready():
-		case <-ctx.Done():
+	if err := waitReady(ctx, line); err != nil {
+		if ctx.Err() != nil {
 			return
-		case <-time.After(15 * time.Second):
-			flowErr = errors.New("the browser never connected")
 		}
+		flowErr = err
 	}
 	if flowErr != nil {
 		by = sb.HangupSystem
 	} else if c.SessionID != "" {
 		d := r.cfg.Driver()
 		flowEnded := false // the flow itself ended the call (not the caller)
+		transferTo := ""
 		err := d.Run(ctx, line, func(ctx context.Context, in voicebot.Input) (voicebot.Turn, error) {
 			out, err := r.advance(ctx, c.AccountID, c.SessionID, in, turnOpts{})
 			if err != nil {
@@ -96,6 +116,11 @@ func (r *Runtime) runLive(ctx context.Context, c *sb.Call, line LiveLine) {
 				return voicebot.Turn{}, errors.New("the session moved on")
 			}
 			flowEnded = out.Turn.Ended && in.Kind != voicebot.InputHangup
+			for _, a := range out.Turn.Actions {
+				if a.Type == voicebot.ActTransfer {
+					transferTo = a.To
+				}
+			}
 			return out.Turn, nil
 		})
 		if !flowEnded {
@@ -107,6 +132,9 @@ func (r *Runtime) runLive(ctx context.Context, c *sb.Call, line LiveLine) {
 		case err != nil:
 			flowErr = err
 			by = sb.HangupSystem
+		case flowEnded && transferTo != "":
+			r.transferLive(ctx, c, line, transferTo)
+			return
 		}
 	} else {
 		// No flow: the line stays up until someone hangs up.

@@ -68,6 +68,8 @@ type Queue interface {
 	EnqueueWebhooks(ctx context.Context, ids []string) error
 	EnqueueDial(ctx context.Context, accountID, callID string) error
 	EnqueueBotTimeout(ctx context.Context, accountID, sessionID string, seq int, at time.Time) error
+	// EnqueueRingTimeout asks for RingTimeout of a ringing browser call at at.
+	EnqueueRingTimeout(ctx context.Context, accountID, callID string, at time.Time) error
 }
 
 // Telephony places and ends calls on a connected provider account.

@@ -127,8 +127,12 @@ func (r *Runtime) Dial(ctx context.Context, accountID, callID string) error {
 	if c.Status != sb.CallQueued || c.ProviderCallID != "" {
 		return nil // dialled already (a retried task)
 	}
-	if c.Provider == sb.ProviderSandbox {
+	switch c.Provider {
+	case sb.ProviderSandbox:
 		_, err := r.dialSandbox(ctx, c)
+		return err
+	case sb.ProviderWebRTC:
+		_, err := r.ring(ctx, c) // the browser answers by itself
 		return err
 	}
 	ch, err := r.store.LoadChannel(ctx, c.ChannelID)
@@ -244,7 +248,7 @@ func (r *Runtime) performVoice(ctx context.Context, out *Outcome, st *state) err
 	if c.Provider != sb.ProviderSandbox {
 		// The provider performs the turn from its webhook's answer; a turn
 		// that ends the flow ends in a hangup, so the call's end is ours.
-		if out.Turn.Ended && out.Input.Kind != voicebot.InputHangup {
+		if out.Turn.Ended && out.Input.Kind != voicebot.InputHangup && !transfers(out.Turn) {
 			out.Call, _, err = r.update(ctx, c, sb.CallUpdate{HangupBy: sb.HangupBot})
 		}
 		return err
@@ -278,13 +282,25 @@ func (r *Runtime) performVoice(ctx context.Context, out *Outcome, st *state) err
 	return nil
 }
 
+// transfers reports whether a turn hands the call to someone else: the
+// call goes on, bridged, and whoever hangs up later ends it.
+func transfers(t voicebot.Turn) bool {
+	for _, a := range t.Actions {
+		if a.Type == voicebot.ActTransfer {
+			return true
+		}
+	}
+	return false
+}
+
 // bridge dials the transfer target from a sandbox call: a second leg,
 // linked to the first, that the sandbox telephone answers (or not, for
 // the magic numbers). The first leg stays up, bridged, until either
 // hangs up.
 func (r *Runtime) bridge(ctx context.Context, c *sb.Call, to string) error {
-	if strings.HasPrefix(to, "sip:") {
-		// No SIP on the sandbox telephone: the flow ends there.
+	if strings.HasPrefix(to, "sip:") || voicebot.BrowserTarget(to) {
+		// No SIP on the sandbox telephone, and no media path from it to a
+		// browser: the flow ends there.
 		_, _, err := r.update(ctx, c, sb.CallUpdate{Status: sb.CallCompleted, HangupBy: sb.HangupBot})
 		return err
 	}

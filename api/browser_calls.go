@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/voicebot/runtime"
+)
+
+// BrowserCalls rings browsers and bridges them (the runtime): a browser
+// answers a call ringing it, and an agent's browser calls a customer's.
+type BrowserCalls interface {
+	AnswerBrowser(ctx context.Context, accountID, callID, to string, line runtime.LiveLine) (*sb.Call, error)
+	PlaceLive(ctx context.Context, req runtime.PlaceRequest, agent string, line runtime.LiveLine) (*sb.Call, error)
+}
+
+// browserCalls is the runtime's browser side, or a 503 when this server
+// takes no browser calls.
+func (s *Server) browserCalls(c *gin.Context) (BrowserCalls, bool) {
+	bc, ok := s.cfg.Calls.(BrowserCalls)
+	if s.cfg.RTC == nil || !ok {
+		s.writeError(c, sb.Errorf(sb.EUNAVAILABLE, "this server takes no browser calls"))
+		return nil, false
+	}
+	return bc, true
+}
+
+// readOffer reads a request's SDP offer.
+func (s *Server) readOffer(c *gin.Context) (string, bool) {
+	if ct := c.ContentType(); ct != "application/sdp" {
+		s.writeError(c, httpError(ecMediaType, "send the SDP offer as application/sdp"))
+		return "", false
+	}
+	offer, err := io.ReadAll(io.LimitReader(c.Request.Body, maxSDP+1))
+	if err != nil || len(offer) > maxSDP || len(offer) == 0 {
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: "the body must be an SDP offer of at most 64 KiB"}))
+		return "", false
+	}
+	return string(offer), true
+}
+
+// answerPeer builds the browser's peer from its offer.
+func (s *Server) answerPeer(c *gin.Context, offer string) (runtime.LiveLine, string, bool) {
+	line, answer, err := s.cfg.RTC.Answer(c.Request.Context(), offer)
+	if err != nil {
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: "the SDP offer was refused: " + err.Error()}))
+		return nil, "", false
+	}
+	return line, answer, true
+}
+
+// writeAnswer sends the SDP answer for call with its location.
+func writeAnswer(c *gin.Context, status int, call *sb.Call, location, answer string) {
+	c.Header("Location", location)
+	c.Header("X-Call-Id", call.ID)
+	c.Data(status, "application/sdp", []byte(answer))
+}
+
+// answerBrowserCall answers the ringing call :id with the request's SDP
+// offer; to, when set, is the address the browser holds (only its own
+// calls are found).
+func (s *Server) answerBrowserCall(c *gin.Context, to, location string) {
+	bc, ok := s.browserCalls(c)
+	if !ok {
+		return
+	}
+	offer, ok := s.readOffer(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	// Refuse what cannot be answered before building a peer for it.
+	call, err := s.store.GetCall(ctx, account(c), c.Param("id"))
+	switch {
+	case err != nil:
+	case to != "" && call.To != to:
+		err = sb.ErrNotFound
+	case call.Status != sb.CallRinging:
+		err = sb.Errorf(sb.EEXISTS, "call %s is %s: only a ringing call can be answered", call.ID, call.Status)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	line, answer, ok := s.answerPeer(c, offer)
+	if !ok {
+		return
+	}
+	if call, err = bc.AnswerBrowser(ctx, account(c), call.ID, to, line); err != nil {
+		line.Close()
+		s.writeError(c, err)
+		return
+	}
+	writeAnswer(c, http.StatusOK, call, location+call.ID, answer)
+}
+
+// rtcAnswer is a browser answering a call that rings it.
+func (s *Server) rtcAnswer(c *gin.Context) {
+	s.answerBrowserCall(c, rtcOf(c).Identity, "/v1/rtc/calls/")
+}
+
+// answerCall is an API-key holder's browser (an agent's inbox) answering
+// a ringing browser call, a transfer to agent:<name> most often.
+func (s *Server) answerCall(c *gin.Context) {
+	s.answerBrowserCall(c, "", "/v1/calls/")
+}
+
+// rtcRinging lists the calls ringing the token's browser.
+func (s *Server) rtcRinging(c *gin.Context) {
+	claims := rtcOf(c)
+	calls, _, err := s.store.ListCalls(c.Request.Context(), claims.Account,
+		sb.CallFilter{To: claims.Identity, Status: sb.CallRinging, Direction: sb.CallOutbound, Limit: 20})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(calls, ""))
+}
+
+// agentCall places a call from an agent's browser to a customer's: the
+// request carries the agent's SDP offer; the customer's browser rings,
+// and the two are bridged when it answers.
+func (s *Server) agentCall(c *gin.Context) {
+	bc, ok := s.browserCalls(c)
+	if !ok {
+		return
+	}
+	agent, customer, to := c.Param("agent"), c.Query("customer_id"), c.Query("to")
+	var fields fieldErrors
+	if !runtime.ValidAgent(agent) {
+		fields.add("agent", "must be 1 to 64 of A-Z a-z 0-9 _ . @ -")
+	}
+	identity, isBrowser := strings.CutPrefix(to, "webrtc:")
+	switch {
+	case customer == "" && to == "":
+		fields.add("customer_id", "give customer_id or to (webrtc:<identity>) in the query")
+	case customer != "" && to != "":
+		fields.add("to", "give customer_id or to, not both")
+	case to != "" && (!isBrowser || !rtcIdentity.MatchString(identity)):
+		fields.add("to", "must be webrtc:<identity>: agents call browsers")
+	}
+	if len(fields) > 0 {
+		s.writeError(c, sb.Invalid(fields...))
+		return
+	}
+	offer, ok := s.readOffer(c)
+	if !ok {
+		return
+	}
+	line, answer, ok := s.answerPeer(c, offer)
+	if !ok {
+		return
+	}
+	call, err := bc.PlaceLive(c.Request.Context(), runtime.PlaceRequest{AccountID: account(c), CustomerID: customer, To: identity}, agent, line)
+	if err != nil {
+		line.Close()
+		s.writeError(c, err)
+		return
+	}
+	writeAnswer(c, http.StatusCreated, call, "/v1/calls/"+call.ID, answer)
+}
