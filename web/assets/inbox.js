@@ -1,5 +1,6 @@
 // Switchboard agent inbox: conversations, a customer's cross-channel
-// timeline, replies, and taking a conversation over from the bot.
+// timeline, replies, taking a conversation over from the bot, and browser
+// calls: answering a flow's transfer to agent:<name>, calling a customer.
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -9,6 +10,8 @@
   var titleEl = $("conv-title"), ownerEl = $("conv-owner"), timelineEl = $("timeline");
   var takeBtn = $("take-over"), backBtn = $("hand-back"), replyForm = $("reply"), replyText = $("reply-text");
   var agentInput = $("agent-name");
+  var callbar = $("callbar"), callStatus = $("call-status"), answerBtn = $("answer-btn"), agentHangup = $("agent-hangup");
+  var callCustomerBtn = $("call-customer"), agentAudio = $("agent-audio");
 
   var key = localStorage.getItem(KEY) || "";
   var conversations = [];   // open first, then recently closed
@@ -35,6 +38,8 @@
 
   // --- login ---
   function logout(msg) {
+    endCall();
+    incoming = null;
     key = "";
     localStorage.removeItem(KEY);
     clearInterval(timer);
@@ -135,6 +140,7 @@
     ownerEl.setAttribute("data-agent", c.agent || "");
     takeBtn.disabled = c.status === "closed" || c.agent === agentName();
     backBtn.disabled = c.status === "closed" || !c.agent;
+    callCustomerBtn.disabled = !!call;
   }
 
   // --- the timeline ---
@@ -208,18 +214,124 @@
     loadTimeline().catch(function (err) { showError(err.message); });
   }
 
+  // --- browser calls ---
+  var call = null;      // sbRTC.connect's call, plus state and customer
+  var incoming = null;  // a call ringing agent:<name>
+  var callLabels = { connecting: "Connecting…", ringing: "Ringing the customer…", "in-call": "On a call", ended: "Call ended" };
+  var doneStatuses = { completed: 1, busy: 1, "no-answer": 1, failed: 1, canceled: 1 };
+
+  function sdpPost(path) {
+    return function (sdp) {
+      return fetch(path, { method: "POST", headers: { Authorization: "Bearer " + key, "Content-Type": "application/sdp" }, body: sdp })
+        .then(function (resp) {
+          if (resp.ok) return resp;
+          return resp.json().catch(function () { return {}; }).then(function (p) { throw new Error(p.detail || p.title || "HTTP " + resp.status); });
+        });
+    };
+  }
+
+  function renderCall() {
+    var ringing = !call && incoming;
+    callbar.hidden = !call && !incoming;
+    callbar.setAttribute("data-state", call ? call.state : ringing ? "incoming" : "");
+    answerBtn.hidden = !ringing;
+    agentHangup.textContent = ringing ? "Decline" : "Hang up";
+    if (ringing) callStatus.textContent = "Incoming call from " + customerName(incoming.customer_id);
+    else if (call) callStatus.textContent = (callLabels[call.state] || call.state) + (call.customer ? " · " + customerName(call.customer) : "");
+    callCustomerBtn.disabled = !!call || !current();
+  }
+
+  function setCallState(c, s) {
+    if (call !== c) return;
+    c.state = s;
+    renderCall();
+  }
+
+  function dial(post, customer, state) {
+    if (call) return;
+    showError("");
+    var c = null;
+    window.sbRTC.connect({
+      audio: agentAudio,
+      post: post,
+      started: function (started) { c = started; c.state = "connecting"; c.customer = customer; call = c; renderCall(); },
+      onState: function (s) { if (s === "connected" && c.state === "connecting") setCallState(c, state); },
+      onClose: function () { if (call === c) endCall(); }
+    }).catch(function (err) {
+      if (call !== c) return;
+      showError("The call failed: " + (err && err.message));
+      endCall();
+    });
+  }
+
+  // endCall hangs up here, and on the server if the call may still run
+  // there (a closed peer connection is noticed too, but not at once).
+  function endCall() {
+    if (!call) return;
+    var c = call;
+    call = null;
+    c.close();
+    if (c.id) api("POST", "/v1/calls/" + encodeURIComponent(c.id) + "/hangup").catch(function () {});
+    renderCall();
+  }
+
+  function answerCall() {
+    var ring = incoming;
+    if (!ring || call) return;
+    incoming = null;
+    conversations.forEach(function (cv) { if (cv.id === ring.conversation_id && selected !== cv.id) select(cv.id); });
+    dial(sdpPost("/v1/calls/" + encodeURIComponent(ring.id) + "/answer"), ring.customer_id, "in-call");
+  }
+
+  function declineCall() {
+    var ring = incoming;
+    incoming = null;
+    renderCall();
+    if (ring) api("POST", "/v1/calls/" + encodeURIComponent(ring.id) + "/hangup").catch(function (err) { showError(err.message); });
+  }
+
+  function callCustomer() {
+    var cv = current();
+    if (!cv || call) return;
+    dial(sdpPost("/v1/agents/" + encodeURIComponent(agentName()) + "/calls?customer_id=" + encodeURIComponent(cv.customer_id)), cv.customer_id, "ringing");
+  }
+
+  // watchCalls finds transfers ringing this agent and follows our call.
+  function watchCalls() {
+    var checks = [api("GET", "/v1/calls?status=ringing&to=" + encodeURIComponent("agent:" + agentName()) + "&limit=5").then(function (l) {
+      var ring = (l.data || [])[0] || null;
+      if (call) ring = null;
+      if ((ring && ring.id) !== (incoming && incoming.id)) { incoming = ring; renderCall(); }
+    })];
+    if (call && call.id) {
+      var c = call;
+      checks.push(api("GET", "/v1/calls/" + encodeURIComponent(c.id)).then(function (cl) {
+        if (call !== c) return;
+        if (cl.status === "in-progress" && c.state === "ringing") setCallState(c, "in-call");
+        if (doneStatuses[cl.status]) { c.id = null; endCall(); }
+      }));
+    }
+    return Promise.all(checks);
+  }
+
+  answerBtn.addEventListener("click", answerCall);
+  agentHangup.addEventListener("click", function () { if (call) endCall(); else declineCall(); });
+  callCustomerBtn.addEventListener("click", callCustomer);
+
   function refresh() {
     if (busy || !key) return Promise.resolve();
     busy = true;
     return Promise.all([
       api("GET", "/v1/conversations?status=open&limit=50"),
-      api("GET", "/v1/conversations?status=closed&limit=20")
+      api("GET", "/v1/conversations?status=closed&limit=20"),
+      watchCalls()
     ]).then(function (r) {
       conversations = (r[0].data || []).concat(r[1].data || []);
       return loadCustomers(conversations);
     }).then(function () {
       renderList();
       renderOwner();
+      renderCall();
       return loadTimeline();
     }).then(function () { showError(""); }).catch(function (err) {
       if (key) showError("Refresh failed: " + err.message);
@@ -259,8 +371,14 @@
     get selected() { return selected; },
     get conversations() { return conversations; },
     get timeline() { return timeline; },
+    get call() { return call; },
+    get incoming() { return incoming; },
+    stats: function () { return call && call.pc ? window.sbRTC.audioStats(call.pc) : Promise.resolve(null); },
     refresh: refresh,
-    select: select
+    select: select,
+    answer: answerCall,
+    callCustomer: callCustomer,
+    hangUp: endCall
   };
 
   if (key) loggedIn(); else logout("");

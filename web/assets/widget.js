@@ -12,23 +12,25 @@
   var keypad = $("keypad"), keys = Array.prototype.slice.call(keypad.querySelectorAll("button"));
 
   var session = null;   // GET /v1/rtc/session
-  var state = "idle";   // idle | connecting | in-call | ended | error
-  var call = null;      // {pc, stream, dc, id}
+  var state = "idle";   // idle | ringing | connecting | in-call | ended | error
+  var call = null;      // sbRTC.connect's call: {pc, stream, dc, id, close}
   var entries = [];     // timeline, oldest first
   var rendered = "";
   var dead = false;     // the token was refused: stop everything
   var digits = [];
   var lastStats = null;
-  var labels = { idle: "Ready", connecting: "Connecting…", "in-call": "On a call", ended: "Call ended", error: "Unavailable" };
+  var labels = { idle: "Ready", ringing: "Incoming call", connecting: "Connecting…", "in-call": "On a call", ended: "Call ended", error: "Unavailable" };
   var doneStatuses = { completed: 1, busy: 1, "no-answer": 1, failed: 1, canceled: 1 };
 
   function setState(s) {
     state = s;
     stateEl.textContent = labels[s] || s;
     stateEl.setAttribute("data-state", s);
-    var live = s === "connecting" || s === "in-call";
+    var live = s === "connecting" || s === "in-call", ringing = s === "ringing";
     callBtn.disabled = dead || live;
-    hangupBtn.disabled = !live;
+    hangupBtn.disabled = !live && !ringing;
+    callBtn.textContent = ringing ? "Answer" : "Call";
+    hangupBtn.textContent = ringing ? "Decline" : "Hang up";
     keys.forEach(function (k) { k.disabled = s !== "in-call"; });
     keypad.hidden = !live; // room for the thread on a phone between calls
     input.disabled = dead;
@@ -92,7 +94,9 @@
     }
     if (e.type === "call" && e.call) {
       var c = e.call, done = doneStatuses[c.status];
+      if ((c.to || "").indexOf("agent:") === 0) return c.answered_at ? bubble("note", "An agent joined the call") : null;
       if (done && c.status !== "completed") return bubble("note", "Call " + c.status.replace("-", " "));
+      if (c.status === "queued" || c.status === "ringing") return bubble("note", c.direction === "outbound" ? "Incoming call" : "Calling…");
       return bubble("note", done ? "Call ended" + (c.duration ? " (" + c.duration + " s)" : "") : "Call started");
     }
     return null;
@@ -124,7 +128,7 @@
           if (e.type === "call" && e.call && e.call.id === call.id && doneStatuses[e.call.status]) endCall();
         });
       }
-    }).catch(function () {}).then(function () { polling = false; });
+    }).catch(function () {}).then(checkRinging).then(function () { polling = false; });
   }
 
   form.addEventListener("submit", function (ev) {
@@ -142,91 +146,49 @@
   });
 
   // --- the call ---
-  function iceComplete(pc, ms) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return new Promise(function (resolve) {
-      var timer = setTimeout(resolve, ms); // send what we have rather than never
-      pc.addEventListener("icegatheringstatechange", function () {
-        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
-      });
-    });
-  }
-
   function endCall() {
     if (!call) return;
     var c = call;
     call = null;
     clearInterval(c.statsTimer);
-    try { if (c.dc) c.dc.close(); } catch (e) { /* already closed */ }
-    try { c.pc.close(); } catch (e) { /* already closed */ }
-    if (c.stream) c.stream.getTracks().forEach(function (t) { t.stop(); });
-    audio.srcObject = null;
+    c.close();
     if (!dead) setState("ended");
     poll();
   }
 
-  function audioStats(pc) {
-    return pc.getStats().then(function (report) {
-      var out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, packetsSent: 0 };
-      report.forEach(function (s) {
-        if (s.type === "inbound-rtp" && (s.kind || s.mediaType) === "audio") {
-          out.packetsReceived += s.packetsReceived || 0;
-          out.bytesReceived += s.bytesReceived || 0;
-          out.audioLevel = Math.max(out.audioLevel, s.audioLevel || 0);
-          out.totalAudioEnergy += s.totalAudioEnergy || 0;
-        }
-        if (s.type === "outbound-rtp" && (s.kind || s.mediaType) === "audio") out.packetsSent += s.packetsSent || 0;
-      });
-      return out;
-    });
-  }
+  var audioStats = window.sbRTC.audioStats;
 
-  function startCall() {
+  // dial opens a call whose offer post sends: our address's bot
+  // (POST /v1/rtc/calls) or a call ringing us (POST …/answer).
+  function dial(post) {
     if (dead || call) return;
     showError("");
     setState("connecting");
-    var c = { pc: null, stream: null, dc: null, id: null, statsTimer: 0 };
-    call = c;
-    var query = to ? "?to=" + encodeURIComponent(to) : "";
-    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
-      c.stream = stream;
-      var pc = new RTCPeerConnection({ iceServers: (session && session.ice_servers) || [] });
-      c.pc = pc;
-      stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
-      // The data channel must exist before the offer so the offer carries SCTP.
-      c.dc = pc.createDataChannel("dtmf");
-      c.dc.addEventListener("close", function () { if (call === c && state === "in-call") endCall(); });
-      pc.addEventListener("track", function (ev) {
-        audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
-        var p = audio.play();
-        if (p && p.catch) p.catch(function () {});
-      });
-      pc.addEventListener("connectionstatechange", function () {
+    var c = null;
+    window.sbRTC.connect({
+      iceServers: session && session.ice_servers,
+      audio: audio,
+      post: post,
+      started: function (started) {
+        c = started;
+        c.statsTimer = 0;
+        call = c;
+      },
+      onState: function (s) {
         if (call !== c) return;
-        var s = pc.connectionState;
         if (s === "connected") setState("in-call");
-        if (s === "failed" || s === "closed") endCall();
-        if (s === "disconnected") setTimeout(function () { if (call === c && pc.connectionState === "disconnected") endCall(); }, 3000);
-      });
+      },
+      onClose: function () { if (call === c) endCall(); }
+    }).then(function () {
+      if (call !== c) return;
+      c.dc.addEventListener("close", function () { if (call === c && state === "in-call") endCall(); });
       c.statsTimer = setInterval(function () {
-        if (call === c) audioStats(pc).then(function (s) { lastStats = s; }).catch(function () {});
+        if (call === c) audioStats(c.pc).then(function (s) { lastStats = s; }).catch(function () {});
       }, 500);
-      return pc.createOffer()
-        .then(function (offer) { return pc.setLocalDescription(offer); })
-        .then(function () { return iceComplete(pc, 5000); })
-        .then(function () { return api("POST", "/v1/rtc/calls" + query, pc.localDescription.sdp, "application/sdp"); })
-        .then(function (resp) {
-          c.id = resp.headers.get("X-Call-Id");
-          return resp.text();
-        })
-        .then(function (sdp) {
-          if (call !== c) return; // hung up meanwhile
-          return pc.setRemoteDescription({ type: "answer", sdp: sdp });
-        });
     }).catch(function (err) {
       if (dead) return;
-      showError(err && err.name === "NotAllowedError" ? "The call needs your microphone." : "The call failed: " + (err && err.message));
       if (call === c) {
+        showError(err && err.name === "NotAllowedError" ? "The call needs your microphone." : "The call failed: " + (err && err.message));
         if (c.id) api("DELETE", "/v1/rtc/calls/" + encodeURIComponent(c.id)).catch(function () {});
         endCall();
       }
@@ -234,7 +196,45 @@
     });
   }
 
+  function startCall() {
+    if (incoming) return answer();
+    var query = to ? "?to=" + encodeURIComponent(to) : "";
+    dial(function (sdp) { return api("POST", "/v1/rtc/calls" + query, sdp, "application/sdp"); });
+  }
+
+  // A call ringing this browser: an agent calling, or a call placed to the
+  // customer through the API.
+  var incoming = null;
+
+  function checkRinging() {
+    if (dead || call) return Promise.resolve();
+    return api("GET", "/v1/rtc/calls").then(function (r) { return r.json(); }).then(function (l) {
+      if (call) return;
+      var ring = (l.data || [])[0] || null;
+      var was = incoming;
+      incoming = ring;
+      if (ring && (!was || was.id !== ring.id)) setState("ringing");
+      if (!ring && was && state === "ringing") setState("idle");
+    }).catch(function () {});
+  }
+
+  function answer() {
+    var ring = incoming;
+    if (!ring) return;
+    incoming = null;
+    dial(function (sdp) { return api("POST", "/v1/rtc/calls/" + encodeURIComponent(ring.id) + "/answer", sdp, "application/sdp"); });
+  }
+
+  function decline() {
+    var ring = incoming;
+    if (!ring) return;
+    incoming = null;
+    setState("idle");
+    api("DELETE", "/v1/rtc/calls/" + encodeURIComponent(ring.id)).catch(function () {}).then(poll);
+  }
+
   function hangUp() {
+    if (incoming && !call) return decline();
     if (!call) return;
     var id = call.id;
     endCall();
@@ -268,7 +268,10 @@
     get digits() { return digits.slice(); },
     get lastStats() { return lastStats; },
     stats: function () { return call && call.pc ? audioStats(call.pc) : Promise.resolve(lastStats); },
+    get incoming() { return incoming; },
     call: startCall,
+    answer: answer,
+    decline: decline,
     hangUp: hangUp,
     sendDigit: sendDigit,
     poll: poll

@@ -1,0 +1,92 @@
+// Switchboard browser calls, shared by the widget and the inbox: a peer
+// connection with the microphone, a "dtmf" data channel and the far end's
+// audio, set up by POSTing a complete (non-trickle) SDP offer.
+(function () {
+  "use strict";
+
+  // iceComplete resolves when ICE gathering is done, or after ms with what
+  // was gathered (better to send some candidates than none).
+  function iceComplete(pc, ms) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise(function (resolve) {
+      var timer = setTimeout(resolve, ms);
+      pc.addEventListener("icegatheringstatechange", function () {
+        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+      });
+    });
+  }
+
+  // audioStats sums the audio RTP statistics of pc (getStats).
+  function audioStats(pc) {
+    return pc.getStats().then(function (report) {
+      var out = { packetsReceived: 0, bytesReceived: 0, audioLevel: 0, totalAudioEnergy: 0, packetsSent: 0 };
+      report.forEach(function (s) {
+        if (s.type === "inbound-rtp" && (s.kind || s.mediaType) === "audio") {
+          out.packetsReceived += s.packetsReceived || 0;
+          out.bytesReceived += s.bytesReceived || 0;
+          out.audioLevel = Math.max(out.audioLevel, s.audioLevel || 0);
+          out.totalAudioEnergy += s.totalAudioEnergy || 0;
+        }
+        if (s.type === "outbound-rtp" && (s.kind || s.mediaType) === "audio") out.packetsSent += s.packetsSent || 0;
+      });
+      return out;
+    });
+  }
+
+  // connect opens a call. opts: iceServers, audio (the <audio> element for
+  // the far end), post(sdp) → Promise<Response> (the server's SDP answer,
+  // with X-Call-Id), onState(connectionState), onClose(). It resolves with
+  // the call: {pc, stream, dc, id, close()}. The call object is handed to
+  // opts.started(call) as soon as it exists, so a hang-up can reach it
+  // before the answer comes.
+  function connect(opts) {
+    var c = { pc: null, stream: null, dc: null, id: null, closed: false };
+    c.close = function () {
+      if (c.closed) return;
+      c.closed = true;
+      try { if (c.dc) c.dc.close(); } catch (e) { /* already closed */ }
+      try { if (c.pc) c.pc.close(); } catch (e) { /* already closed */ }
+      if (c.stream) c.stream.getTracks().forEach(function (t) { t.stop(); });
+      if (opts.audio) opts.audio.srcObject = null;
+      if (opts.onClose) opts.onClose();
+    };
+    if (opts.started) opts.started(c);
+    return navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      c.stream = stream;
+      if (c.closed) { stream.getTracks().forEach(function (t) { t.stop(); }); throw new Error("hung up"); }
+      var pc = new RTCPeerConnection({ iceServers: opts.iceServers || [] });
+      c.pc = pc;
+      stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+      // The data channel must exist before the offer so the offer carries SCTP.
+      c.dc = pc.createDataChannel("dtmf");
+      pc.addEventListener("track", function (ev) {
+        if (!opts.audio) return;
+        opts.audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+        var p = opts.audio.play();
+        if (p && p.catch) p.catch(function () {});
+      });
+      pc.addEventListener("connectionstatechange", function () {
+        if (c.closed) return;
+        var s = pc.connectionState;
+        if (opts.onState) opts.onState(s);
+        if (s === "failed" || s === "closed") c.close();
+        if (s === "disconnected") setTimeout(function () { if (!c.closed && pc.connectionState === "disconnected") c.close(); }, 3000);
+      });
+      return pc.createOffer()
+        .then(function (offer) { return pc.setLocalDescription(offer); })
+        .then(function () { return iceComplete(pc, 5000); })
+        .then(function () { return opts.post(pc.localDescription.sdp); })
+        .then(function (resp) {
+          c.id = resp.headers.get("X-Call-Id");
+          return resp.text();
+        })
+        .then(function (sdp) {
+          if (c.closed) throw new Error("hung up");
+          return pc.setRemoteDescription({ type: "answer", sdp: sdp });
+        })
+        .then(function () { return c; });
+    });
+  }
+
+  window.sbRTC = { connect: connect, audioStats: audioStats, iceComplete: iceComplete };
+})();
