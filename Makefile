@@ -8,10 +8,16 @@ DEV_REDIS ?= 26379
 TEST_PG ?= 25433
 TEST_REDIS ?= 26380
 
+# Opus for browser calls comes from libopus through cgo (Debian: libopus-dev);
+# where pkg-config finds it, everything builds and tests with -tags opus.
+# Without it the build is pure Go and browsers get G.711. GOTAGS= turns it off.
+GOTAGS ?= $(shell pkg-config --exists opus 2>/dev/null && echo opus)
+TAGS := $(if $(GOTAGS),-tags $(GOTAGS))
+
 .PHONY: run build test bench crash-bench stop fmt vet
 
 build:
-	$(GO) build -o bin/switchboard ./cmd/switchboard
+	$(GO) build $(TAGS) -o bin/switchboard ./cmd/switchboard
 
 run: build
 	@eval "$$(scripts/stack.sh start dev $(DEV_PG) $(DEV_REDIS) on)" && \
@@ -23,8 +29,8 @@ run: build
 
 test:
 	@eval "$$(scripts/stack.sh start test $(TEST_PG) $(TEST_REDIS) off)" && \
-	$(GO) vet ./... && \
-	$(GO) test -p 1 -count=1 -timeout 20m ./... && \
+	$(GO) vet $(TAGS) ./... && \
+	$(GO) test $(TAGS) -p 1 -count=1 -timeout 20m ./... && \
 	$(GO) test -run '^$$' -fuzz FuzzDecodeSendRequest -fuzztime 20s ./api/
 
 bench: build
@@ -47,7 +53,7 @@ fmt:
 	gofmt -w .
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet $(TAGS) ./...
 
 # Kill a worker with SIGKILL mid-batch under the default lease/sweep settings
 # and report how long its orphaned deliveries took to resume.

@@ -40,9 +40,9 @@ install_deps() {
 	if command -v apt-get >/dev/null 2>&1; then
 		local sudo=""
 		[ "$(id -u)" -ne 0 ] && sudo=sudo
-		echo "stack: installing postgresql, redis-server and espeak-ng (the voice bots' offline TTS) with apt" >&2
+		echo "stack: installing postgresql, redis-server, espeak-ng (the voice bots' offline TTS) and libopus-dev (Opus for browser calls; used from the next build) with apt" >&2
 		$sudo apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql redis-server espeak-ng >&2
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql redis-server espeak-ng libopus-dev pkg-config >&2
 	elif docker info >/dev/null 2>&1; then
 		echo "stack: no apt; using docker compose" >&2
 		return 1

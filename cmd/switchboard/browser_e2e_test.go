@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/switchboardhq/switchboard/providers/webrtc"
 )
 
 // widgetFlow answers the widget's calls: a prompt, a keypad menu, a chat
@@ -53,6 +55,11 @@ func TestBrowserWidgetCall(t *testing.T) {
 	// The bot's TTS audio arrives: RTP packets with energy in them.
 	b.waitJS("the bot's audio", 15*time.Second,
 		`(s => s && s.packetsReceived > 0 && (s.audioLevel > 0 || s.totalAudioEnergy > 0))(window.sbWidget.lastStats)`, widgetState)
+	// Chromium prefers Opus: a build with it talks Opus, one without G.711.
+	codec := eval[string](b, `window.sbWidget.pc.getStats().then(r => { let m = ""; r.forEach(s => { if (s.type === "codec" && s.mimeType.startsWith("audio/") && !/telephone-event/i.test(s.mimeType)) m = m || s.mimeType; }); return m; })`)
+	if want := map[bool]string{true: "audio/opus", false: "audio/PCMU"}[webrtc.OpusSupported]; !strings.EqualFold(codec, want) {
+		t.Fatalf("negotiated %q, want %s (OpusSupported=%v)", codec, want, webrtc.OpusSupported)
+	}
 	// The prompt also shows as text in the thread while the call goes on.
 	b.waitJS("the prompt in the thread", 10*time.Second, threadHas(widgetThread, "Press 1 for a text message"), widgetState)
 	c.waitWaiting(callID, "Press 1 for a text message")

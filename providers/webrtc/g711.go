@@ -94,19 +94,50 @@ func alawDecodeSlow(b byte) int16 {
 	return int16(-t)
 }
 
+// encoder turns one 20 ms frame into one RTP payload, appended to dst.
+type encoder interface {
+	encode(dst []byte, pcm []int16) ([]byte, error)
+}
+
+// decoder turns one RTP payload into samples, appended to dst.
+type decoder interface {
+	decode(dst []int16, payload []byte) ([]int16, error)
+}
+
+// g711 is a stateless G.711 flavour as an encoder and decoder.
+type g711 struct {
+	enc func(int16) byte
+	dec func(byte) int16
+}
+
+var (
+	pcmu = g711{ulawEncode, ulawDecode}
+	pcma = g711{alawEncode, alawDecode}
+)
+
+func (g g711) encode(dst []byte, pcm []int16) ([]byte, error) {
+	for _, s := range pcm {
+		dst = append(dst, g.enc(s))
+	}
+	return dst, nil
+}
+
+func (g g711) decode(dst []int16, payload []byte) ([]int16, error) {
+	for _, b := range payload {
+		dst = append(dst, g.dec(b))
+	}
+	return dst, nil
+}
+
 // EncodePCMU appends the μ-law encoding of pcm to dst: a browser-side
 // client's microphone (tests, load generators).
 func EncodePCMU(dst []byte, pcm []int16) []byte {
-	for _, s := range pcm {
-		dst = append(dst, ulawEncode(s))
-	}
+	dst, _ = pcmu.encode(dst, pcm)
 	return dst
 }
 
 // DecodePCMU appends the samples of a μ-law payload to dst.
 func DecodePCMU(dst []int16, payload []byte) []int16 {
-	for _, b := range payload {
-		dst = append(dst, ulawDecode(b))
-	}
+	dst, _ = pcmu.decode(dst, payload)
 	return dst
 }

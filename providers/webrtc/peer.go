@@ -19,10 +19,11 @@ import (
 // PeerConnection. The bot's frames go out as G.711 on a local audio track;
 // the browser's audio, DTMF and hang-up come back through Events.
 type Peer struct {
-	pc     *webrtc.PeerConnection
-	track  *webrtc.TrackLocalStaticSample
-	codec  string // PCMU or PCMA
-	encode func(int16) byte
+	pc    *webrtc.PeerConnection
+	track *webrtc.TrackLocalStaticSample
+	codec string // PCMU, PCMA or OPUS
+	encMu sync.Mutex
+	enc   encoder
 
 	events chan media.Event
 	// evMu is held shared while an event is being sent and exclusively
@@ -66,16 +67,27 @@ type Stats struct {
 func newPeer(pc *webrtc.PeerConnection, mime string) (*Peer, error) {
 	p := &Peer{
 		pc:     pc,
-		codec:  strings.TrimPrefix(mime, "audio/"),
-		encode: ulawEncode,
+		codec:  strings.ToUpper(strings.TrimPrefix(mime, "audio/")),
 		events: make(chan media.Event, eventBuffer),
 		done:   make(chan struct{}),
 		ready:  make(chan struct{}),
 	}
-	if mime == webrtc.MimeTypePCMA {
-		p.encode = alawEncode
+	capability := webrtc.RTPCodecCapability{MimeType: mime, ClockRate: sampleRate}
+	switch mime {
+	case webrtc.MimeTypePCMU:
+		p.enc = pcmu
+	case webrtc.MimeTypePCMA:
+		p.enc = pcma
+	case webrtc.MimeTypeOpus:
+		enc, err := newOpusEncoder()
+		if err != nil {
+			return nil, err
+		}
+		p.enc, capability = enc, opusCapability
+	default:
+		return nil, fmt.Errorf("webrtc: no encoder for %s", mime)
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: sampleRate}, "audio", "switchboard")
+	track, err := webrtc.NewTrackLocalStaticSample(capability, "audio", "switchboard")
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: local track: %w", err)
 	}
@@ -153,9 +165,11 @@ func (p *Peer) WriteFrame(ctx context.Context, pcm []int16) error {
 		return media.ErrHungUp
 	default:
 	}
-	payload := make([]byte, len(pcm))
-	for i, s := range pcm {
-		payload[i] = p.encode(s)
+	p.encMu.Lock()
+	payload, err := p.enc.encode(make([]byte, 0, len(pcm)), pcm)
+	p.encMu.Unlock()
+	if err != nil {
+		return err
 	}
 	if err := p.track.WriteSample(pionmedia.Sample{Data: payload, Duration: media.FrameDuration}); err != nil {
 		select {
@@ -263,14 +277,17 @@ func (p *Peer) emit(ev media.Event, wait bool) bool {
 	}
 }
 
-// onTrack reads the browser's audio track until it ends: G.711 packets
-// become 20 ms audio frames, RFC 4733 packets become DTMF keys.
+// onTrack reads the browser's audio track until it ends: G.711 and Opus
+// packets become 20 ms audio frames, RFC 4733 packets become DTMF keys.
 func (p *Peer) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	if track.Kind() != webrtc.RTPCodecTypeAudio {
 		return
 	}
 	// Payload type → codec, as negotiated (the browser's numbers).
 	codecs := map[uint8]string{ptPCMU: webrtc.MimeTypePCMU, ptPCMA: webrtc.MimeTypePCMA}
+	if OpusSupported {
+		codecs[ptOpus] = webrtc.MimeTypeOpus
+	}
 	for _, c := range recv.GetParameters().Codecs {
 		codecs[uint8(c.PayloadType)] = strings.ToLower(c.MimeType)
 	}
@@ -282,8 +299,10 @@ func (p *Peer) readTrack(track *webrtc.TrackRemote, codecs map[uint8]string) {
 		buf     = make([]byte, rtpBuffer)
 		pkt     rtp.Packet
 		frame   = make([]int16, 0, frameSamples)
+		samples []int16
 		lastTS  uint32
 		haveKey bool
+		opus    decoder // made on the first Opus packet: it keeps state
 	)
 	for {
 		n, _, err := track.Read(buf)
@@ -295,12 +314,19 @@ func (p *Peer) readTrack(track *webrtc.TrackRemote, codecs map[uint8]string) {
 		}
 		p.packetsReceived.Add(1)
 		p.bytesReceived.Add(uint64(len(pkt.Payload)))
-		var decode func(byte) int16
+		var dec decoder
 		switch strings.ToLower(codecs[pkt.PayloadType]) {
 		case strings.ToLower(webrtc.MimeTypePCMU):
-			decode = ulawDecode
+			dec = pcmu
 		case strings.ToLower(webrtc.MimeTypePCMA):
-			decode = alawDecode
+			dec = pcma
+		case strings.ToLower(webrtc.MimeTypeOpus):
+			if opus == nil {
+				if opus, err = newOpusDecoder(); err != nil {
+					continue // this build has no Opus; we never offer it then
+				}
+			}
+			dec = opus
 		case mimeTelephoneEvent:
 			// One key press is several packets sharing a timestamp (with
 			// the last three repeated carrying the end bit): report it on
@@ -316,10 +342,13 @@ func (p *Peer) readTrack(track *webrtc.TrackRemote, codecs map[uint8]string) {
 		default:
 			continue // comfort noise, red, anything we did not offer
 		}
-		// Browsers send 20 ms packets for G.711, but cut frames from
-		// whatever arrives so other packet times work too.
-		for _, b := range pkt.Payload {
-			frame = append(frame, decode(b))
+		// Browsers send 20 ms packets, but cut frames from whatever
+		// arrives so other packet times work too.
+		if samples, err = dec.decode(samples[:0], pkt.Payload); err != nil {
+			continue // a corrupt packet is lost audio
+		}
+		for _, v := range samples {
+			frame = append(frame, v)
 			if len(frame) == frameSamples {
 				if !p.emit(media.Event{Kind: media.EventAudio, PCM: frame}, false) {
 					p.framesDropped.Add(1)

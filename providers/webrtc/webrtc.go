@@ -2,11 +2,12 @@
 // offer (WHIP-style, non-trickle) and turns the resulting peer connection
 // into a media.Line of 20 ms, 8 kHz PCM frames.
 //
-// Codecs: browsers negotiate G.711 with us — PCMU (payload 0) or PCMA (8),
-// which every browser supports — plus telephone-event/8000 (RFC 4733) for
-// keypad digits. Opus is not offered: pion has no Opus encoder or decoder in
-// pure Go, and this module takes no cgo dependency, so a browser that
-// prefers Opus falls back to G.711 in the answer.
+// Codecs: Opus (payload 111, when built with the opus tag against libopus:
+// there is no Opus codec in pure Go), PCMU (0) and PCMA (8), in the order
+// the browser prefers them, plus telephone-event/8000 (RFC 4733) for keypad
+// digits. The line is 8 kHz PCM whichever is negotiated; Opus codes it as
+// narrowband voice. A build without the tag answers every browser in G.711,
+// which they all speak.
 package webrtc
 
 import (
@@ -52,11 +53,18 @@ type Config struct {
 const (
 	ptPCMU           = 0
 	ptPCMA           = 8
+	ptOpus           = 111
 	ptTelephoneEvent = 101
 	sampleRate       = 8000
+	opusClock        = 48000 // Opus's RTP clock, whatever the audio's rate
 
 	mimeTelephoneEvent = "audio/telephone-event"
 )
+
+// opusCapability is Opus as browsers offer it (RFC 7587): 48 kHz clock,
+// "2" channels (we send mono, which every decoder takes).
+var opusCapability = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: opusClock, Channels: 2,
+	SDPFmtpLine: "minptime=10;useinbandfec=1"}
 
 // Server answers browsers' offers. It is safe for concurrent use.
 type Server struct {
@@ -68,11 +76,15 @@ type Server struct {
 // New builds a Server from cfg.
 func New(cfg Config) (*Server, error) {
 	m := &webrtc.MediaEngine{}
-	for _, c := range []webrtc.RTPCodecParameters{
+	codecs := []webrtc.RTPCodecParameters{
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: sampleRate}, PayloadType: ptPCMU},
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: sampleRate}, PayloadType: ptPCMA},
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTelephoneEvent, ClockRate: sampleRate, SDPFmtpLine: "0-16"}, PayloadType: ptTelephoneEvent},
-	} {
+	}
+	if OpusSupported {
+		codecs = append([]webrtc.RTPCodecParameters{{RTPCodecCapability: opusCapability, PayloadType: ptOpus}}, codecs...)
+	}
+	for _, c := range codecs {
 		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, fmt.Errorf("webrtc: register %s: %w", c.MimeType, err)
 		}
@@ -195,8 +207,9 @@ func (s *Server) Answer(ctx context.Context, offer string) (peer *Peer, answer s
 	return p, pc.LocalDescription().SDP, nil
 }
 
-// sendCodec picks the G.711 flavour we send: the first of PCMU/PCMA in the
-// offer's audio section, in the browser's order of preference.
+// sendCodec picks the codec we send: the first of Opus (when built in),
+// PCMU and PCMA in the offer's audio section, in the browser's order of
+// preference.
 func sendCodec(offer *webrtc.SessionDescription) (string, error) {
 	parsed, err := offer.Unmarshal()
 	if err != nil {
@@ -216,19 +229,28 @@ func sendCodec(offer *webrtc.SessionDescription) (string, error) {
 				continue
 			}
 			name, rate, _ := strings.Cut(enc, "/")
-			if r, _ := strconv.Atoi(rate); r != sampleRate {
+			name = strings.ToUpper(name)
+			r, _ := strconv.Atoi(strings.SplitN(rate, "/", 2)[0])
+			if (name == "OPUS" && r != opusClock) || (name != "OPUS" && r != sampleRate) {
 				name = ""
 			}
-			names[pt] = strings.ToUpper(name)
+			names[pt] = name
 		}
 		for _, pt := range md.MediaName.Formats {
 			switch names[pt] {
+			case "OPUS":
+				if OpusSupported {
+					return webrtc.MimeTypeOpus, nil
+				}
 			case "PCMU":
 				return webrtc.MimeTypePCMU, nil
 			case "PCMA":
 				return webrtc.MimeTypePCMA, nil
 			}
 		}
+	}
+	if OpusSupported {
+		return "", errors.New("webrtc: the offer has no audio section with Opus, PCMU or PCMA")
 	}
 	return "", errors.New("webrtc: the offer has no audio section with PCMU or PCMA")
 }

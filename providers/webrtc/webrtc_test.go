@@ -111,12 +111,15 @@ func connect(t *testing.T, mime string) (*browser, *Peer) {
 	}
 
 	m := &webrtc.MediaEngine{}
-	pt := webrtc.PayloadType(ptPCMU)
-	if mime == webrtc.MimeTypePCMA {
+	pt, capability := webrtc.PayloadType(ptPCMU), webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 8000}
+	switch mime {
+	case webrtc.MimeTypePCMA:
 		pt = ptPCMA
+	case webrtc.MimeTypeOpus:
+		pt, capability = ptOpus, opusCapability
 	}
 	for _, c := range []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 8000}, PayloadType: pt},
+		{RTPCodecCapability: capability, PayloadType: pt},
 		// A browser-like dynamic number, not ours, to prove the answer's
 		// payload types are honoured.
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTelephoneEvent, ClockRate: 8000, SDPFmtpLine: "0-16"}, PayloadType: 126},
@@ -492,7 +495,7 @@ func TestAnswerRejectsBadOffers(t *testing.T) {
 		{"garbage", "hello, I am an offer"},
 		{"forged", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:0 PCMU/8000\r\n"},
 		{"no audio", dataOnly},
-		{"opus only", strings.Replace(strings.Replace(dataOnly, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "m=audio 9 UDP/TLS/RTP/SAVPF 111", 1), "a=sctp-port:5000", "a=rtpmap:111 opus/48000/2\r\na=sendrecv", 1)},
+		{"iLBC only", strings.Replace(strings.Replace(dataOnly, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "m=audio 9 UDP/TLS/RTP/SAVPF 97", 1), "a=sctp-port:5000", "a=rtpmap:97 iLBC/8000\r\na=sendrecv", 1)},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
