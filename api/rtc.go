@@ -285,10 +285,11 @@ func (s *Server) rtcSend(c *gin.Context) {
 		return
 	}
 	var fields fieldErrors
-	m := s.content(req.Text, nil, nil, "", "", &fields)
 	if req.Text == "" {
-		fields.add("text", "is required")
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "text", Message: "is required"}))
+		return
 	}
+	m := s.content(req.Text, nil, nil, "", "", &fields)
 	if len(fields) > 0 {
 		s.writeError(c, sb.Invalid(fields...))
 		return
@@ -322,5 +323,13 @@ func (s *Server) rtcThread(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newList(entries, next))
+	// System notes of a call (steps, transfers, http and model errors) are
+	// for agents; the customer sees what was said.
+	shown := entries[:0]
+	for _, e := range entries {
+		if e.Transcript == nil || e.Transcript.Role != sb.RoleSystem {
+			shown = append(shown, e)
+		}
+	}
+	c.JSON(http.StatusOK, newList(shown, next))
 }

@@ -161,6 +161,29 @@ func TestBrowserTransferToAgent(t *testing.T) {
 	if calls != 2 {
 		t.Fatalf("timeline has %d of the 2 legs", calls)
 	}
+	// The API's timeline has the call's system notes; the browser's does not.
+	note := func(entries []rentry) bool {
+		for _, e := range entries {
+			if e.Transcript != nil && e.Transcript.Role == "system" && strings.Contains(e.Transcript.Text, "agent:alice") {
+				return true
+			}
+		}
+		return false
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/rtc/messages?limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var mine rlist[rentry]
+	if err := json.NewDecoder(resp.Body).Decode(&mine); err != nil || len(mine.Data) == 0 {
+		t.Fatalf("GET /v1/rtc/messages: %v, %d entries", err, len(mine.Data))
+	}
+	if !note(c.timeline(tok.CustomerID)) || note(mine.Data) {
+		t.Fatalf("the transfer note should be in the API's timeline only")
+	}
 }
 
 // A transfer nobody answers rings out: the leg is no-answer and the
