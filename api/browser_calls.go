@@ -54,8 +54,17 @@ func (s *Server) answerPeer(c *gin.Context, offer string) (runtime.LiveLine, str
 	return line, answer, true
 }
 
-// writeAnswer sends the SDP answer for call with its location.
-func writeAnswer(c *gin.Context, status int, call *sb.Call, location, answer string) {
+// writeAnswer sends the SDP answer for call with its location (where the
+// browser PATCHes its trickled candidates, WHIP-style), and keeps line for
+// those candidates while it lives.
+func (s *Server) writeAnswer(c *gin.Context, status int, call *sb.Call, line runtime.LiveLine, location, answer string) {
+	if t, ok := line.(trickler); ok {
+		s.lines.Store(call.ID, t)
+		go func() {
+			<-t.Done()
+			s.lines.CompareAndDelete(call.ID, t)
+		}()
+	}
 	c.Header("Location", location)
 	c.Header("X-Call-Id", call.ID)
 	c.Data(status, "application/sdp", []byte(answer))
@@ -96,7 +105,7 @@ func (s *Server) answerBrowserCall(c *gin.Context, to, location string) {
 		s.writeError(c, err)
 		return
 	}
-	writeAnswer(c, http.StatusOK, call, location+call.ID, answer)
+	s.writeAnswer(c, http.StatusOK, call, line, location+call.ID, answer)
 }
 
 // rtcAnswer is a browser answering a call that rings it.
@@ -162,5 +171,61 @@ func (s *Server) agentCall(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeAnswer(c, http.StatusCreated, call, "/v1/calls/"+call.ID, answer)
+	s.writeAnswer(c, http.StatusCreated, call, line, "/v1/calls/"+call.ID, answer)
+}
+
+// trickler is a browser line that takes trickled ICE candidates.
+type trickler interface {
+	AddCandidates(frag string) error
+	Done() <-chan struct{}
+}
+
+// maxFrag bounds a trickle-ice-sdpfrag body.
+const maxFrag = 16 << 10
+
+// addCandidates hands a PATCH's trickle-ice-sdpfrag (RFC 8840) to the line
+// of call id, when this process holds it.
+func (s *Server) addCandidates(c *gin.Context, id string) {
+	if ct := c.ContentType(); ct != "application/trickle-ice-sdpfrag" {
+		s.writeError(c, httpError(ecMediaType, "send ICE candidates as application/trickle-ice-sdpfrag"))
+		return
+	}
+	frag, err := io.ReadAll(io.LimitReader(c.Request.Body, maxFrag+1))
+	if err != nil || len(frag) > maxFrag {
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: "the body must be an SDP fragment of at most 16 KiB"}))
+		return
+	}
+	v, ok := s.lines.Load(id)
+	if !ok {
+		s.writeError(c, sb.Errorf(sb.ENOTFOUND, "no browser line of call %s is open on this server", id))
+		return
+	}
+	if err := v.(trickler).AddCandidates(string(frag)); err != nil {
+		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: err.Error()}))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// rtcTrickle takes a browser's candidates for one of its own calls.
+func (s *Server) rtcTrickle(c *gin.Context) {
+	call, err := s.store.GetCall(c.Request.Context(), account(c), c.Param("id"))
+	if me := rtcOf(c).Identity; err == nil && call.From != me && call.To != me {
+		err = sb.ErrNotFound
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.addCandidates(c, call.ID)
+}
+
+// trickle takes an agent browser's candidates for a call of the account.
+func (s *Server) trickle(c *gin.Context) {
+	call, err := s.store.GetCall(c.Request.Context(), account(c), c.Param("id"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.addCandidates(c, call.ID)
 }

@@ -29,7 +29,7 @@ const (
 
 func init() {
 	// SDP, pages and scripts are text: validate them as plain strings.
-	for _, ct := range []string{"application/sdp", "text/html", "application/javascript", "text/javascript", "text/css"} {
+	for _, ct := range []string{"application/sdp", "application/trickle-ice-sdpfrag", "text/html", "application/javascript", "text/javascript", "text/css"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 }
@@ -65,6 +65,15 @@ func (*fakeLine) SampleRate() int                           { return 16000 }
 func (*fakeLine) WriteFrame(context.Context, []int16) error { return nil }
 func (l *fakeLine) Events() <-chan media.Event              { return l.events }
 func (*fakeLine) Close() error                              { return nil }
+func (*fakeLine) Done() <-chan struct{}                     { return nil } // open for the test's life
+
+// AddCandidates takes fragments with a candidate or the end of them.
+func (*fakeLine) AddCandidates(frag string) error {
+	if !strings.Contains(frag, "a=candidate:") && !strings.Contains(frag, "a=end-of-candidates") {
+		return errors.New("the fragment has no a=candidate line")
+	}
+	return nil
+}
 
 var _ LiveCalls = fakeCalls{}
 

@@ -399,6 +399,9 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 	browserTok := browser[1][len("Bearer "):]
 	browserSDP := append([]string{"Content-Type", "application/sdp"}, browser...)
 	keySDP := []string{"Content-Type", "application/sdp"} // with the default API key
+	keyFrag := []string{"Content-Type", "application/trickle-ice-sdpfrag"}
+	browserFrag := append([]string{"Content-Type", "application/trickle-ice-sdpfrag"}, browser...)
+	const fakeCandidate = "a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\na=end-of-candidates\r\n"
 	noSender := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount2, fakeCustomer, time.Hour)}
 	goneCustomer := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeUnknown, time.Hour)}
 	expired := []string{"Authorization", "Bearer " + browserToken(fakeRTCKey, fakeAccount, fakeCustomer, -time.Minute)}
@@ -734,6 +737,16 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, `{}`, nil, 415},
 		{noBrowser, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, fakeSDPOffer, keySDP, 503},
 		{healthy, "GET", "/v1/calls?to=agent:alice&status=ringing", "", nil, 200},
+		// Trickled ICE for the lines answered above (WHIP PATCH).
+		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, fakeCandidate, browserFrag, 204},
+		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, "a=end-of-candidates\r\n", browserFrag, 204},
+		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, "a=mid:0\r\n", browserFrag, 422},
+		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, `{"candidate":""}`, browser, 415},
+		{healthy, "PATCH", "/v1/rtc/calls/" + fakeAgentRing, fakeCandidate, browserFrag, 404}, // not this browser's
+		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, fakeCandidate, append([]string{"Content-Type", "application/trickle-ice-sdpfrag"}, forged...), 401},
+		{healthy, "PATCH", "/v1/calls/" + fakeAgentRing, fakeCandidate, keyFrag, 204},
+		{healthy, "PATCH", "/v1/calls/" + fakeCall, fakeCandidate, keyFrag, 404}, // no line of it here
+		{healthy, "PATCH", "/v1/calls/" + fakeUnknown, fakeCandidate, keyFrag, 404},
 		{healthy, "POST", "/v1/rtc/messages", `{"text":"Where is my parcel?"}`, browser, 202},
 		{healthy, "POST", "/v1/rtc/messages?to=" + fakeWebRTCSender, `{"text":"STOP"}`, browser, 202},
 		{healthy, "POST", "/v1/rtc/messages", `{"text":""}`, browser, 422},

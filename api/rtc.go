@@ -251,7 +251,7 @@ func (s *Server) rtcCall(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	writeAnswer(c, http.StatusCreated, call, "/v1/rtc/calls/"+call.ID, answer)
+	s.writeAnswer(c, http.StatusCreated, call, line, "/v1/rtc/calls/"+call.ID, answer)
 }
 
 // rtcHangup hangs up the browser's own call, or declines one ringing it.

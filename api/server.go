@@ -110,6 +110,7 @@ type Server struct {
 	log    *slog.Logger
 	engine *gin.Engine
 	keys   keyCache
+	lines  sync.Map // call id → the browser line answered here (trickled ICE goes to it)
 }
 
 var httpDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
@@ -165,6 +166,7 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	s.voiceRoutes(v1)
 	v1.POST("/webrtc/tokens", s.createRTCToken)
 	v1.POST("/calls/:id/answer", s.answerCall)
+	v1.PATCH("/calls/:id", s.trickle)
 	v1.POST("/agents/:agent/calls", s.agentCall)
 	// The browser's own routes authenticate with its token, not an API key.
 	rtc := e.Group("/v1/rtc", s.rtcAuth)
@@ -173,6 +175,7 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	rtc.GET("/calls", s.rtcRinging)
 	rtc.POST("/calls/:id/answer", s.rtcAnswer)
 	rtc.DELETE("/calls/:id", s.rtcHangup)
+	rtc.PATCH("/calls/:id", s.rtcTrickle)
 	rtc.POST("/messages", s.rtcSend)
 	rtc.GET("/messages", s.rtcThread)
 	// Provider webhooks authenticate with the URL's secret and the

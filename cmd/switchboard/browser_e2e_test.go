@@ -55,6 +55,8 @@ func TestBrowserWidgetCall(t *testing.T) {
 	// The bot's TTS audio arrives: RTP packets with energy in them.
 	b.waitJS("the bot's audio", 15*time.Second,
 		`(s => s && s.packetsReceived > 0 && (s.audioLevel > 0 || s.totalAudioEnergy > 0))(window.sbWidget.lastStats)`, widgetState)
+	// Its ICE candidates went to the server as they were found (WHIP PATCH).
+	b.waitJS("trickled candidates", 5*time.Second, `window.sbWidget.trickled > 0`, widgetState)
 	// Chromium prefers Opus: a build with it talks Opus, one without G.711.
 	codec := eval[string](b, `window.sbWidget.pc.getStats().then(r => { let m = ""; r.forEach(s => { if (s.type === "codec" && s.mimeType.startsWith("audio/") && !/telephone-event/i.test(s.mimeType)) m = m || s.mimeType; }); return m; })`)
 	if want := map[bool]string{true: "audio/opus", false: "audio/PCMU"}[webrtc.OpusSupported]; !strings.EqualFold(codec, want) {

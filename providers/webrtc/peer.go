@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -184,6 +185,30 @@ func (p *Peer) WriteFrame(ctx context.Context, pcm []int16) error {
 		p.packetsSent.Add(1)
 		p.bytesSent.Add(uint64(len(payload)))
 	default:
+	}
+	return nil
+}
+
+// AddCandidates takes the browser's trickled ICE candidates: an
+// application/trickle-ice-sdpfrag body (RFC 8840) as WHIP clients PATCH
+// it, with one "a=candidate:" line per candidate. "a=end-of-candidates"
+// and the session-level lines are accepted and ignored. A fragment with no
+// candidate at all, or one pion cannot parse, is an error.
+func (p *Peer) AddCandidates(frag string) error {
+	found := false
+	for _, line := range strings.Split(frag, "\n") {
+		line = strings.TrimSpace(line)
+		cand, ok := strings.CutPrefix(line, "a=candidate:")
+		if !ok {
+			continue
+		}
+		found = true
+		if err := p.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: "candidate:" + cand}); err != nil {
+			return fmt.Errorf("webrtc: candidate %q: %w", line, err)
+		}
+	}
+	if !found && !strings.Contains(frag, "a=end-of-candidates") {
+		return errors.New("webrtc: the fragment has no a=candidate line")
 	}
 	return nil
 }

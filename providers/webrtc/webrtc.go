@@ -1,5 +1,6 @@
 // Package webrtc carries browser calls on pion: it answers a browser's SDP
-// offer (WHIP-style, non-trickle) and turns the resulting peer connection
+// offer (WHIP-style: our candidates in the answer, the browser's trickled
+// in later through Peer.AddCandidates) and turns the resulting peer connection
 // into a media.Line of 20 ms, 8 kHz PCM frames.
 //
 // Codecs: Opus (payload 111, when built with the opus tag against libopus:
@@ -161,9 +162,11 @@ func (s *Server) pionICEServers() []webrtc.ICEServer {
 }
 
 // Answer takes a browser's SDP offer and returns the Peer and the SDP
-// answer. It is non-trickle: the answer comes after ICE gathering has
-// completed (or GatherTimeout passed), so it carries every candidate.
-// The offer must have an audio section offering PCMU or PCMA.
+// answer. Our side does not trickle: the answer comes after our ICE
+// gathering has completed (or GatherTimeout passed), so it carries all our
+// candidates. The browser's may be in the offer or trickle in afterwards
+// (Peer.AddCandidates). The offer must offer Opus (in an Opus build), PCMU
+// or PCMA.
 func (s *Server) Answer(ctx context.Context, offer string) (peer *Peer, answer string, err error) {
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.pionICEServers()})
 	if err != nil {

@@ -585,3 +585,24 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestAddCandidates(t *testing.T) {
+	_, peer := connect(t, webrtc.MimeTypePCMU)
+	cases := []struct {
+		name, frag string
+		ok         bool
+	}{
+		{"one host candidate", "a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n", true},
+		{"with session lines and the end", "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\na=mid:0\r\n" +
+			"a=candidate:2 1 udp 2130706431 127.0.0.1 50001 typ host\r\na=end-of-candidates\r\n", true},
+		{"end only", "a=end-of-candidates\r\n", true},
+		{"nothing", "a=mid:0\r\n", false},
+		{"garbage candidate", "a=candidate:not a candidate\r\n", false},
+	}
+	for _, tc := range cases {
+		err := peer.AddCandidates(tc.frag)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}

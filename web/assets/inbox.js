@@ -220,15 +220,20 @@
   var callLabels = { connecting: "Connecting…", ringing: "Ringing the customer…", "in-call": "On a call", ended: "Call ended" };
   var doneStatuses = { completed: 1, busy: 1, "no-answer": 1, failed: 1, canceled: 1 };
 
-  function sdpPost(path) {
-    return function (sdp) {
-      return fetch(path, { method: "POST", headers: { Authorization: "Bearer " + key, "Content-Type": "application/sdp" }, body: sdp })
-        .then(function (resp) {
-          if (resp.ok) return resp;
-          return resp.json().catch(function () { return {}; }).then(function (p) { throw new Error(p.detail || p.title || "HTTP " + resp.status); });
-        });
-    };
+  // send is a request with a body of its own type (SDP, ICE fragments).
+  function send(method, path, type, body) {
+    return fetch(path, { method: method, headers: { Authorization: "Bearer " + key, "Content-Type": type }, body: body })
+      .then(function (resp) {
+        if (resp.ok) return resp;
+        return resp.json().catch(function () { return {}; }).then(function (p) { throw new Error(p.detail || p.title || "HTTP " + resp.status); });
+      });
   }
+
+  function sdpPost(path) {
+    return function (sdp) { return send("POST", path, "application/sdp", sdp); };
+  }
+
+  function trickle(location, frag) { return send("PATCH", location, "application/trickle-ice-sdpfrag", frag); }
 
   function renderCall() {
     var ringing = !call && incoming;
@@ -254,6 +259,7 @@
     window.sbRTC.connect({
       audio: agentAudio,
       post: post,
+      patch: trickle,
       started: function (started) { c = started; c.state = "connecting"; c.customer = customer; call = c; renderCall(); },
       onState: function (s) { if (s === "connected" && c.state === "connecting") setCallState(c, state); },
       onClose: function () { if (call === c) endCall(); }

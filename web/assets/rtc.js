@@ -1,20 +1,10 @@
 // Switchboard browser calls, shared by the widget and the inbox: a peer
 // connection with the microphone, a "dtmf" data channel and the far end's
-// audio, set up by POSTing a complete (non-trickle) SDP offer.
+// audio, set up WHIP-style: the SDP offer is POSTed at once and the ICE
+// candidates follow as they are found, PATCHed to the answer's Location as
+// application/trickle-ice-sdpfrag.
 (function () {
   "use strict";
-
-  // iceComplete resolves when ICE gathering is done, or after ms with what
-  // was gathered (better to send some candidates than none).
-  function iceComplete(pc, ms) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return new Promise(function (resolve) {
-      var timer = setTimeout(resolve, ms);
-      pc.addEventListener("icegatheringstatechange", function () {
-        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
-      });
-    });
-  }
 
   // audioStats sums the audio RTP statistics of pc (getStats).
   function audioStats(pc) {
@@ -35,7 +25,8 @@
 
   // connect opens a call. opts: iceServers, audio (the <audio> element for
   // the far end), post(sdp) → Promise<Response> (the server's SDP answer,
-  // with X-Call-Id), onState(connectionState), onClose(). It resolves with
+  // with X-Call-Id and Location), patch(location, frag) → Promise (trickled
+  // candidates), onState(connectionState), onClose(). It resolves with
   // the call: {pc, stream, dc, id, close()}. The call object is handed to
   // opts.started(call) as soon as it exists, so a hang-up can reach it
   // before the answer comes.
@@ -72,12 +63,24 @@
         if (s === "failed" || s === "closed") c.close();
         if (s === "disconnected") setTimeout(function () { if (!c.closed && pc.connectionState === "disconnected") c.close(); }, 3000);
       });
+      // Candidates found before the answer names the session wait here.
+      var pending = [], location = null;
+      c.trickled = 0;
+      function trickle(frag) {
+        opts.patch(location, frag).then(function () { c.trickled++; }, function () { /* a lost candidate; others may do */ });
+      }
+      pc.addEventListener("icecandidate", function (ev) {
+        var frag = ev.candidate && ev.candidate.candidate ? "a=" + ev.candidate.candidate + "\r\n" : "a=end-of-candidates\r\n";
+        if (location) trickle(frag); else pending.push(frag);
+      });
+      var offerSDP = "";
       return pc.createOffer()
-        .then(function (offer) { return pc.setLocalDescription(offer); })
-        .then(function () { return iceComplete(pc, 5000); })
-        .then(function () { return opts.post(pc.localDescription.sdp); })
+        .then(function (offer) { offerSDP = offer.sdp; return pc.setLocalDescription(offer); })
+        .then(function () { return opts.post(offerSDP); })
         .then(function (resp) {
           c.id = resp.headers.get("X-Call-Id");
+          location = resp.headers.get("Location");
+          pending.splice(0).forEach(trickle);
           return resp.text();
         })
         .then(function (sdp) {
@@ -88,5 +91,5 @@
     });
   }
 
-  window.sbRTC = { connect: connect, audioStats: audioStats, iceComplete: iceComplete };
+  window.sbRTC = { connect: connect, audioStats: audioStats };
 })();

@@ -169,6 +169,7 @@
       iceServers: session && session.ice_servers,
       audio: audio,
       post: post,
+      patch: function (location, frag) { return api("PATCH", location, frag, "application/trickle-ice-sdpfrag"); },
       started: function (started) {
         c = started;
         c.statsTimer = 0;
@@ -262,6 +263,7 @@
     get pc() { return call && call.pc; },
     get dc() { return call && call.dc; },
     get callId() { return call && call.id; },
+    get trickled() { return call ? call.trickled : 0; },
     get state() { return state; },
     get error() { return errorEl.hidden ? "" : errorEl.textContent; },
     get entries() { return entries; },
