@@ -34,6 +34,11 @@ const (
 	cancelled              // the context ended: a hangup from the API
 )
 
+// ringBackstop delays the durable ring timeout of a call some process waits
+// on: the waiter times it out itself, on time, and the task only covers a
+// waiter that died.
+const ringBackstop = 10 * time.Second
+
 // ring marks a queued browser call ringing and arms its ring timeout; the
 // browser sees it in its list of ringing calls.
 func (r *Runtime) ring(ctx context.Context, c *sb.Call) (*sb.Call, error) {
@@ -42,6 +47,9 @@ func (r *Runtime) ring(ctx context.Context, c *sb.Call) (*sb.Call, error) {
 		return c, err
 	}
 	at := r.now().Add(time.Duration(c.Timeout) * time.Second)
+	if r.live.waits(c.ID) {
+		at = at.Add(ringBackstop)
+	}
 	if err := r.queue.EnqueueRingTimeout(ctx, c.AccountID, c.ID, at); err != nil {
 		// The process waiting on the call times it out too; only a call
 		// rung from the API with nobody waiting would ring on.
@@ -56,10 +64,9 @@ func (r *Runtime) RingTimeout(ctx context.Context, accountID, callID string) err
 	if err != nil {
 		return err
 	}
-	if c.Status != sb.CallRinging || c.Provider != sb.ProviderWebRTC {
-		return nil
+	if c.Status != sb.CallRinging || c.Provider != sb.ProviderWebRTC || r.live.waits(c.ID) {
+		return nil // answered, ended, or timed out by its waiter here
 	}
-	r.live.claim(c.ID)
 	c, changed, err := r.update(ctx, c, sb.CallUpdate{Status: sb.CallNoAnswer, HangupBy: sb.HangupSystem})
 	if err != nil || !changed {
 		return err

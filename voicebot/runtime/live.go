@@ -40,6 +40,14 @@ func (l *live) expect(id string) chan LiveLine {
 	return ch
 }
 
+// waits reports whether this process waits for call id to be answered.
+func (l *live) waits(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.waiting[id]
+	return ok
+}
+
 // claim takes the channel a ringing call waits on, if this process has one.
 func (l *live) claim(id string) (chan LiveLine, bool) {
 	l.mu.Lock()
