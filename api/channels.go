@@ -186,12 +186,7 @@ func (s *Server) createChannel(c *gin.Context) {
 	if len(req.Name) > 200 {
 		fields.add("name", "must be at most 200 characters")
 	}
-	if len(req.Config) > 0 {
-		var obj map[string]any
-		if json.Unmarshal(req.Config, &obj) != nil || obj == nil {
-			fields.add("config", "must be a JSON object")
-		}
-	}
+	checkConfig(req.Config, &fields)
 	if len(fields) > 0 {
 		s.writeError(c, sb.Invalid(fields...))
 		return
@@ -281,6 +276,7 @@ func (s *Server) updateChannel(c *gin.Context) {
 	}
 	var fields fieldErrors
 	u := sb.ChannelUpdate{Name: req.Name, Status: req.Status, Config: req.Config}
+	checkConfig(req.Config, &fields)
 	if req.Status != nil && *req.Status != "active" && *req.Status != "disabled" {
 		fields.add("status", "must be active or disabled")
 	}
@@ -469,4 +465,24 @@ func (s *Server) absorb(c *gin.Context, ch *sb.ConnectedChannel, b *sb.InboundBa
 		}
 	}
 	return nil
+}
+
+// checkConfig validates a channel's config: a JSON object whose
+// rate_per_second, when set, is a number of sends per second for each of
+// its senders (more than 0, at most 100,000).
+func checkConfig(raw json.RawMessage, fields *fieldErrors) {
+	if len(raw) == 0 {
+		return
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		fields.add("config", "must be a JSON object")
+		return
+	}
+	if v, ok := obj["rate_per_second"]; ok {
+		var rate float64
+		if json.Unmarshal(v, &rate) != nil || rate <= 0 || rate > 100000 {
+			fields.add("config.rate_per_second", "must be a number of sends per second, more than 0 and at most 100000")
+		}
+	}
 }

@@ -539,6 +539,10 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "POST", "/v1/channels", `{"type":"exolve","credentials":{"api_key":"eyJhbGciOiJSUzI1NiJ9.k3y"},` +
 			`"senders":[{"channel":"sms","address":"MyShop","default":true}]}`, nil, 201},
 		{healthy, "POST", "/v1/channels", `{"type":"sandbox"}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox","config":{"rate_per_second":2.5}}`, nil, 201},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox","config":{"rate_per_second":"fast"}}`, nil, 422},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox","config":{"rate_per_second":0}}`, nil, 422},
+		{healthy, "POST", "/v1/channels", `{"type":"sandbox","config":[1]}`, nil, 422},
 		{healthy, "POST", "/v1/channels", `{"type":"webrtc","name":"Web widget","senders":[{"channel":"webrtc","address":"support","default":true,` +
 			`"inbound_flow_id":"` + fakeFlow + `"}]}`, nil, 201},
 		{healthy, "POST", "/v1/channels", `{"type":"webrtc","senders":[{"channel":"sms","address":"+15005550006"}]}`, nil, 422},
@@ -558,6 +562,8 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "GET", "/v1/channels/" + fakeUnknown, "", nil, 404},
 		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"name":"Support","status":"disabled","senders":[],"config":{"k":1}}`, nil, 200},
 		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"credentials":{"bot_token":"7123456789:AAG9z8y7x6w5v4u3t2s1r0q9p8o7n6m5l4k"}}`, nil, 200},
+		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"config":{"rate_per_second":1e400}}`, nil, 422},
+		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"config":{"rate_per_second":true}}`, nil, 422},
 		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"credentials":{"bot_token":"` + fakeRefusedToken + `"}}`, nil, 422},
 		{healthy, "PATCH", "/v1/channels/" + fakeChannel, `{"status":"paused","senders":[{"channel":"viber","address":"x"}]}`, nil, 422},
 		{healthy, "PATCH", "/v1/channels/" + fakeUnknown, `{"name":"x"}`, nil, 404},

@@ -79,7 +79,7 @@ func (db *DB) SenderRate(ctx context.Context, accountID string, ch sb.Channel, f
 	var typ string
 	var configured *float64
 	filter, _ := json.Marshal([]map[string]any{{"channel": ch, "address": from}})
-	err = db.pool.QueryRow(ctx, `SELECT type, (config->>'rate_per_second')::float8 FROM channels
+	err = db.pool.QueryRow(ctx, `SELECT type, CASE WHEN jsonb_typeof(config->'rate_per_second') = 'number' THEN (config->>'rate_per_second')::float8 END FROM channels
 		WHERE account_id = $1 AND status = 'active' AND senders @> $2::jsonb ORDER BY id LIMIT 1`, accountID, filter).Scan(&typ, &configured)
 	if err == pgx.ErrNoRows {
 		return 0, nil
