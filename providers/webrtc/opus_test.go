@@ -66,6 +66,8 @@ func TestOpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := make(chan struct{})
+	sent := make(chan error, 1)
 	go func() {
 		tick := time.NewTicker(media.FrameDuration)
 		defer tick.Stop()
@@ -75,10 +77,22 @@ func TestOpus(t *testing.T) {
 				err = b.mic.write(false, i == 0, uint32(1000+i*960), payload)
 			}
 			if err != nil {
-				t.Error(err)
+				sent <- err
 				return
 			}
-			<-tick.C
+			select {
+			case <-tick.C:
+			case <-stop:
+				sent <- nil
+				return
+			}
+		}
+		sent <- nil
+	}()
+	defer func() {
+		close(stop)
+		if err := <-sent; err != nil {
+			t.Errorf("sending Opus: %v", err)
 		}
 	}()
 	var pcm []int16
