@@ -60,3 +60,9 @@ vet:
 crash-bench:
 	@eval "$$(scripts/stack.sh start test $(TEST_PG) $(TEST_REDIS) off)" && \
 	SWITCHBOARD_CRASH_BENCH=1 $(GO) test -count=1 -v -run TestCrashRecoveryDefaults -timeout 10m ./cmd/switchboard/
+
+# The browser-call benchmark: 200 pion PeerConnections through a bot flow
+# against a server with espeak prompts (scripts/bench-rtc.sh; CALLS, RAMP).
+.PHONY: bench-rtc
+bench-rtc: build
+	scripts/bench-rtc.sh

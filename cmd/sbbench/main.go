@@ -23,6 +23,10 @@
 // scripts/bench-voice.sh): -calls sandbox calls through a 5-step flow,
 // the first turn's latency, every caller's DTMF turn at once, and the
 // server's memory per waiting call.
+//
+// -mode rtc is the browser-call benchmark (rtc.go, run by
+// scripts/bench-rtc.sh): -calls pion PeerConnections through a bot flow,
+// setup time, the server's audio pacing and loss, and CPU per call.
 package main
 
 import (
@@ -67,10 +71,14 @@ type options struct {
 	pprof           string
 	pprofDir        string
 	pprofSeconds    int
-	mode            string // messages (default) | calls
-	calls           int    // calls mode: calls placed
-	turnC           int    // calls mode: concurrent clients pressing digits (default -c)
-	tts             string // calls mode: the server's TTS engine, for the report
+	mode            string        // messages (default) | calls | rtc
+	calls           int           // calls and rtc modes: calls placed
+	turnC           int           // calls mode: concurrent clients pressing digits (default -c)
+	tts             string        // calls and rtc modes: the server's TTS engine, for the report
+	ramp            float64       // rtc mode: calls started per second
+	rtcDTMF         string        // rtc mode: datachannel | rfc4733
+	rtcTone         float64       // rtc mode: the caller's tone in Hz (0: silence)
+	rtcQuiet        time.Duration // rtc mode: silence that ends the first prompt
 }
 
 func main() {
@@ -101,13 +109,20 @@ func main() {
 	flag.StringVar(&o.pprofDir, "pprof-dir", ".", "where to save CPU profiles")
 	flag.IntVar(&o.pprofSeconds, "pprof-seconds", 4, "length of each CPU profile")
 	flag.IntVar(&recipients, "recipients", recipients, "distinct recipient numbers (1 to 10000000); the default makes nearly every send a first contact")
-	flag.StringVar(&o.mode, "mode", "messages", "messages: the messaging benchmark; calls: the voice benchmark (sandbox calls through a 5-step flow, see calls.go)")
-	flag.IntVar(&o.calls, "calls", 1000, "calls mode: sandbox calls placed (and concurrent turns)")
+	flag.StringVar(&o.mode, "mode", "messages", "messages: the messaging benchmark; calls: the voice benchmark (sandbox calls through a 5-step flow, see calls.go); rtc: the browser-call benchmark (see rtc.go)")
+	flag.IntVar(&o.calls, "calls", 1000, "calls mode: sandbox calls placed (and concurrent turns); rtc mode: browser calls (default 200)")
 	flag.IntVar(&o.turnC, "turn-c", 0, "calls mode: concurrent clients sending the digits (default: -c)")
-	flag.StringVar(&o.tts, "tts", "", "calls mode: the server's TTS engine (SWITCHBOARD_TTS_ENGINE), for the report")
+	flag.StringVar(&o.tts, "tts", "", "calls and rtc modes: the server's TTS engine (SWITCHBOARD_TTS_ENGINE), for the report")
+	flag.Float64Var(&o.ramp, "ramp", 50, "rtc mode: browser calls started per second (0: all at once)")
+	flag.StringVar(&o.rtcDTMF, "rtc-dtmf", "datachannel", "rtc mode: how callers press their key: datachannel (the widget's \"dtmf\" channel) or rfc4733")
+	flag.Float64Var(&o.rtcTone, "rtc-tone", 440, "rtc mode: the callers' microphone, a tone of this many Hz (0: digital silence)")
+	flag.DurationVar(&o.rtcQuiet, "rtc-quiet", time.Second, "rtc mode: silence after which the first prompt counts as over and the caller presses 1")
 	flag.Parse()
 	if o.mode == "calls" {
 		os.Exit(mainCalls(o))
+	}
+	if o.mode == "rtc" {
+		os.Exit(mainRTC(o))
 	}
 	recipients = min(max(recipients, 1), 10_000_000)
 	if o.key == "" || o.dbURL == "" || o.redisURL == "" {
@@ -160,6 +175,12 @@ func mainCalls(o options) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := runCalls(ctx, o)
+	return report(o, sum, err, printCallsReport)
+}
+
+// report writes a mode's summary (JSON to -out; a table, or JSON with
+// -json, to stdout) and turns err into the exit code.
+func report[T any](o options, sum *T, err error, print func(io.Writer, *T)) int {
 	if sum != nil {
 		if o.out != "" {
 			b, _ := json.MarshalIndent(sum, "", "  ")
@@ -172,7 +193,7 @@ func mainCalls(o options) int {
 			enc.SetIndent("", "  ")
 			enc.Encode(sum)
 		} else {
-			printCallsReport(os.Stdout, sum)
+			print(os.Stdout, sum)
 		}
 	}
 	if err != nil {

@@ -141,3 +141,17 @@ func DecodePCMU(dst []int16, payload []byte) []int16 {
 	dst, _ = pcmu.decode(dst, payload)
 	return dst
 }
+
+// EncodeULaw, DecodeULaw, EncodeALaw and DecodeALaw compand one sample,
+// for clients that build or read G.711 payloads themselves (load
+// generators).
+func EncodeULaw(s int16) byte { return ulawEncode(s) }
+
+// DecodeULaw expands one μ-law byte.
+func DecodeULaw(b byte) int16 { return ulawDecode(b) }
+
+// EncodeALaw compresses one sample to A-law.
+func EncodeALaw(s int16) byte { return alawEncode(s) }
+
+// DecodeALaw expands one A-law byte.
+func DecodeALaw(b byte) int16 { return alawDecode(b) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	sb "github.com/switchboardhq/switchboard"
 	"github.com/switchboardhq/switchboard/voicebot"
@@ -76,6 +77,9 @@ func (l *live) stop(id string) {
 	}
 }
 
+// tailDrain is how long a line stays open after the bot's last frame.
+const tailDrain = 300 * time.Millisecond
+
 // AnswerLive answers a call that arrived on a live line: it stores the
 // call (inbound, in-progress), opens a bot session on the flow of the
 // address called, and runs the media driver on the line in the
@@ -143,6 +147,13 @@ func (r *Runtime) runLive(ctx context.Context, c *sb.Call, line LiveLine) {
 		case flowEnded && transferTo != "":
 			r.transferLive(ctx, c, line, transferTo)
 			return
+		case flowEnded:
+			// The last frames are still on their way and in the browser's
+			// jitter buffer: closing at once would cut the goodbye short.
+			select {
+			case <-time.After(tailDrain):
+			case <-ctx.Done():
+			}
 		}
 	} else {
 		// No flow: the line stays up until someone hangs up.
