@@ -59,7 +59,7 @@ vet:
 # and report how long its orphaned deliveries took to resume.
 crash-bench:
 	@eval "$$(scripts/stack.sh start test $(TEST_PG) $(TEST_REDIS) off)" && \
-	SWITCHBOARD_CRASH_BENCH=1 $(GO) test -count=1 -v -run TestCrashRecoveryDefaults -timeout 10m ./cmd/switchboard/
+	SWITCHBOARD_CRASH_BENCH=1 $(GO) test $(TAGS) -count=1 -v -run TestCrashRecoveryDefaults -timeout 10m ./cmd/switchboard/
 
 # The browser-call benchmark: 200 pion PeerConnections through a bot flow
 # against a server with espeak prompts (scripts/bench-rtc.sh; CALLS, RAMP).
