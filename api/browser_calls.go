@@ -59,10 +59,12 @@ func (s *Server) answerPeer(c *gin.Context, offer string) (runtime.LiveLine, str
 // those candidates while it lives.
 func (s *Server) writeAnswer(c *gin.Context, status int, call *sb.Call, line runtime.LiveLine, location, answer string) {
 	if t, ok := line.(trickler); ok {
-		s.lines.Store(call.ID, t)
+		// By location: an agent's call and the customer's answer of it
+		// share a call id but not a line.
+		s.lines.Store(location, t)
 		go func() {
 			<-t.Done()
-			s.lines.CompareAndDelete(call.ID, t)
+			s.lines.CompareAndDelete(location, t)
 		}()
 	}
 	c.Header("Location", location)
@@ -184,8 +186,8 @@ type trickler interface {
 const maxFrag = 16 << 10
 
 // addCandidates hands a PATCH's trickle-ice-sdpfrag (RFC 8840) to the line
-// of call id, when this process holds it.
-func (s *Server) addCandidates(c *gin.Context, id string) {
+// answered at location, when this process holds it.
+func (s *Server) addCandidates(c *gin.Context, location string) {
 	if ct := c.ContentType(); ct != "application/trickle-ice-sdpfrag" {
 		s.writeError(c, httpError(ecMediaType, "send ICE candidates as application/trickle-ice-sdpfrag"))
 		return
@@ -195,9 +197,9 @@ func (s *Server) addCandidates(c *gin.Context, id string) {
 		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: "the body must be an SDP fragment of at most 16 KiB"}))
 		return
 	}
-	v, ok := s.lines.Load(id)
+	v, ok := s.lines.Load(location)
 	if !ok {
-		s.writeError(c, sb.Errorf(sb.ENOTFOUND, "no browser line of call %s is open on this server", id))
+		s.writeError(c, sb.Errorf(sb.ENOTFOUND, "no browser line at %s is open on this server", location))
 		return
 	}
 	if err := v.(trickler).AddCandidates(string(frag)); err != nil {
@@ -210,14 +212,27 @@ func (s *Server) addCandidates(c *gin.Context, id string) {
 // rtcTrickle takes a browser's candidates for one of its own calls.
 func (s *Server) rtcTrickle(c *gin.Context) {
 	call, err := s.store.GetCall(c.Request.Context(), account(c), c.Param("id"))
-	if me := rtcOf(c).Identity; err == nil && call.From != me && call.To != me {
+	if err == nil && !browserOwns(call, rtcOf(c).Identity) {
 		err = sb.ErrNotFound
 	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	s.addCandidates(c, call.ID)
+	s.addCandidates(c, "/v1/rtc/calls/"+call.ID)
+}
+
+// browserOwns reports whether the browser holding identity is the
+// customer's end of call: the caller of an inbound call, the callee of an
+// outbound one.
+func browserOwns(call *sb.Call, identity string) bool {
+	if call.Channel != sb.ChannelWebRTC {
+		return false
+	}
+	if call.Direction == sb.CallInbound {
+		return call.From == identity
+	}
+	return call.To == identity
 }
 
 // trickle takes an agent browser's candidates for a call of the account.
@@ -227,5 +242,5 @@ func (s *Server) trickle(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.addCandidates(c, call.ID)
+	s.addCandidates(c, "/v1/calls/"+call.ID)
 }

@@ -743,6 +743,8 @@ func TestOpenAPIResponsesMatchSpec(t *testing.T) {
 		{healthy, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, `{}`, nil, 415},
 		{noBrowser, "POST", "/v1/agents/alice/calls?customer_id=" + fakeCustomer, fakeSDPOffer, keySDP, 503},
 		{healthy, "GET", "/v1/calls?to=agent:alice&status=ringing", "", nil, 200},
+		{healthy, "GET", "/v1/webrtc/ice-servers", "", nil, 200},
+		{healthy, "POST", "/v1/webrtc/tokens", `{"identity":"agent:alice"}`, nil, 422},
 		// Trickled ICE for the lines answered above (WHIP PATCH).
 		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, fakeCandidate, browserFrag, 204},
 		{healthy, "PATCH", "/v1/rtc/calls/" + fakeRingingCall, "a=end-of-candidates\r\n", browserFrag, 204},

@@ -114,6 +114,9 @@ func (s *Server) createRTCToken(c *gin.Context) {
 	if req.Identity != "" && !rtcIdentity.MatchString(req.Identity) {
 		fields.add("identity", "must be 1 to 128 of A-Z a-z 0-9 _ . : @ -")
 	}
+	if strings.HasPrefix(req.Identity, runtime.AgentPrefix) {
+		fields.add("identity", "agent: names an agent's inbox, not a browser customer")
+	}
 	if len(fields) > 0 {
 		s.writeError(c, sb.Invalid(fields...))
 		return
@@ -209,8 +212,8 @@ func (s *Server) ours(c *gin.Context) (string, bool) {
 	return "", false
 }
 
-func (s *Server) rtcSession(c *gin.Context) {
-	claims := rtcOf(c)
+// iceServers is the STUN/TURN list for the pages (never null).
+func (s *Server) iceServers() []map[string]any {
 	var ice []map[string]any
 	if s.cfg.RTC != nil {
 		ice = s.cfg.RTC.ICEServers()
@@ -218,8 +221,19 @@ func (s *Server) rtcSession(c *gin.Context) {
 	if ice == nil {
 		ice = []map[string]any{}
 	}
+	return ice
+}
+
+func (s *Server) rtcSession(c *gin.Context) {
+	claims := rtcOf(c)
 	c.JSON(http.StatusOK, gin.H{"identity": claims.Identity, "customer_id": claims.Customer, "expires_at": time.Unix(claims.Expires, 0).UTC(),
-		"ice_servers": ice})
+		"ice_servers": s.iceServers()})
+}
+
+// listICEServers gives an API-key holder (the agent inbox) the STUN/TURN
+// servers for its own browser calls.
+func (s *Server) listICEServers(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"ice_servers": s.iceServers()})
 }
 
 // rtcCall answers a browser's call: the SDP offer in, the answer out, and
@@ -258,7 +272,7 @@ func (s *Server) rtcCall(c *gin.Context) {
 func (s *Server) rtcHangup(c *gin.Context) {
 	ctx := c.Request.Context()
 	call, err := s.store.GetCall(ctx, account(c), c.Param("id"))
-	if me := rtcOf(c).Identity; err == nil && call.From != me && call.To != me {
+	if err == nil && !browserOwns(call, rtcOf(c).Identity) {
 		err = sb.ErrNotFound
 	}
 	if err != nil {

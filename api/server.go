@@ -165,6 +165,7 @@ func New(cfg Config, store Store, queue Enqueuer, redis Pinger, log *slog.Logger
 	s.channelRoutes(v1)
 	s.voiceRoutes(v1)
 	v1.POST("/webrtc/tokens", s.createRTCToken)
+	v1.GET("/webrtc/ice-servers", s.listICEServers)
 	v1.POST("/calls/:id/answer", s.answerCall)
 	v1.PATCH("/calls/:id", s.trickle)
 	v1.POST("/agents/:agent/calls", s.agentCall)

@@ -257,7 +257,12 @@ func (db *DB) UpdateCall(ctx context.Context, accountID, id string, u sb.CallUpd
 	setOnce(&c.ProviderCallID, u.ProviderCallID)
 	setOnce(&c.SessionID, u.SessionID)
 	setOnce(&c.AnsweredBy, u.AnsweredBy)
-	setOnce(&c.HangupBy, u.HangupBy)
+	// Who hung up belongs to the status change that ends the call: a
+	// refused one (a late timeout, a hangup racing an answer) must not
+	// name someone for a call that goes on.
+	if u.Status == "" || sb.CallTransitionAllowed(c.Status, u.Status) {
+		setOnce(&c.HangupBy, u.HangupBy)
+	}
 	set(&c.RecordingURL, u.RecordingURL)
 	set(&c.ErrorCode, u.ErrorCode)
 	set(&c.ErrorMessage, u.ErrorMessage)

@@ -368,8 +368,10 @@ func TestUpdateCallTransitions(t *testing.T) {
 		// a duplicate callback, then a stale one: no status change
 		{sb.CallUpdate{Status: sb.CallInProgress, At: t0.Add(time.Second)}, false, sb.CallInProgress, 3, nil},
 		{sb.CallUpdate{Status: sb.CallRinging, At: t0.Add(2 * time.Second)}, false, sb.CallInProgress, 3, nil},
-		// an answered call cannot become busy
+		// an answered call cannot become busy, and a late ring timeout
+		// names nobody as hanging up a call that goes on
 		{sb.CallUpdate{Status: sb.CallBusy}, false, sb.CallInProgress, 3, nil},
+		{sb.CallUpdate{Status: sb.CallNoAnswer, HangupBy: sb.HangupSystem}, false, sb.CallInProgress, 3, nil},
 		{sb.CallUpdate{RecordingURL: "https://rec.example/1.wav", SessionID: uuid.NewString()}, false, sb.CallInProgress, 3, nil},
 		{sb.CallUpdate{Status: sb.CallCompleted, HangupBy: sb.HangupCaller, At: t0.Add(65 * time.Second)}, true, sb.CallCompleted, 4,
 			[]string{subscribed.URL, callback}},

@@ -75,7 +75,7 @@ func TestBrowserInboxCalls(t *testing.T) {
 	agent.do("hang up", 5*time.Second, click("#agent-hangup"))
 	customer.waitJS("the widget to notice", 20*time.Second, `window.sbWidget.state === "ended"`, widgetState)
 	back := c.waitCall(backID, "the call back to complete", 10*time.Second, func(x rcall) bool { return x.Status == "completed" })
-	if back.Direction != "outbound" || back.To != tok.Identity || back.CustomerID != tok.CustomerID {
-		t.Fatalf("call back %+v", back)
+	if back.Direction != "outbound" || back.To != tok.Identity || back.CustomerID != tok.CustomerID || deref(back.HangupBy) != "agent" {
+		t.Fatalf("call back %+v, hung up by %s (want agent)", back, deref(back.HangupBy))
 	}
 }

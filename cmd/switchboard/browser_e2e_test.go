@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -271,11 +272,25 @@ func TestBrowserWidgetEmbed(t *testing.T) {
 	want := s.url + "/widget?token=" + url.QueryEscape(tok.Token) + "&to=support"
 	b.waitJS("the widget frame", 10*time.Second, fmt.Sprintf(`(f => f && f.src === %s)(document.querySelector("#sb-frame"))`, jsString(want)), `document.body.innerHTML`)
 	// The frame loads the widget, which reaches the API with the token.
-	frames, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.CSS("#sb-frame")))
-	if err != nil || len(frames) != 1 {
-		t.Fatalf("frame nodes %v: %v", frames, err)
+	// Until the frame's document has loaded it has no execution context to
+	// poll in, and Chromium says so (-32602): look the frame up again then.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		frames, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.CSS("#sb-frame")))
+		if err != nil || len(frames) != 1 {
+			t.Fatalf("frame nodes %v: %v", frames, err)
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
+			`window.sbWidget && window.sbWidget.state === "idle" && !window.sbWidget.error && document.querySelector("#thread") !== null`,
+			chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "-32602") || time.Now().After(deadline) {
+			t.Fatalf("the widget in the frame: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	b.do("the widget in the frame", 15*time.Second, chromedp.Poll[chromedp.Void](
-		`window.sbWidget && window.sbWidget.state === "idle" && !window.sbWidget.error && document.querySelector("#thread") !== null`,
-		chromedp.WithPollingInFrame(frames[0]), chromedp.WithPollingTimeout(10*time.Second)))
 }

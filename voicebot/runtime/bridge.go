@@ -112,10 +112,12 @@ func (r *Runtime) AnswerBrowser(ctx context.Context, accountID, callID, to strin
 		return c, nil
 	}
 	bs, err := r.openSession(ctx, c)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		c, _, err = r.update(ctx, c, sb.CallUpdate{SessionID: bs.ID})
 	}
-	if c, _, err = r.update(ctx, c, sb.CallUpdate{SessionID: bs.ID}); err != nil {
+	if err != nil {
+		// Answered but with no bot to run: end it rather than leave it up.
+		r.hangupLogged(context.WithoutCancel(ctx), c.AccountID, c.ID, sb.HangupSystem)
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -131,7 +133,7 @@ func (r *Runtime) PlaceLive(ctx context.Context, req PlaceRequest, agent string,
 	if r.cfg.Driver == nil {
 		return nil, sb.Errorf(sb.EUNAVAILABLE, "this server has no media driver (TTS engine) for live calls")
 	}
-	req.Channel, req.FlowID, req.Flow = sb.ChannelWebRTC, "", nil
+	req.Channel, req.FlowID, req.Flow, req.ringHere = sb.ChannelWebRTC, "", nil, true
 	c, err := r.Place(ctx, req)
 	if err != nil {
 		return nil, err
@@ -216,20 +218,24 @@ func agentOr(to string) string {
 // belongs to the customer's conversation (agents are not customers); a
 // browser identity's leg is routed to its own customer.
 func (r *Runtime) placeLeg(ctx context.Context, c *sb.Call, to string) (*sb.Call, error) {
+	ours := c.To // the address the customer called, or the one that called them
+	if c.Direction == sb.CallOutbound {
+		ours = c.From
+	}
 	switch {
 	case strings.HasPrefix(to, AgentPrefix):
 		if !ValidAgent(strings.TrimPrefix(to, AgentPrefix)) {
 			return nil, fmt.Errorf("transfer target %q: not a valid agent name", to)
 		}
 		leg, hooks, err := r.store.CreateCall(ctx, &sb.Call{AccountID: c.AccountID, Direction: sb.CallOutbound, Channel: sb.ChannelWebRTC,
-			From: c.To, To: to, CustomerID: c.CustomerID, ConversationID: c.ConversationID, Provider: sb.ProviderWebRTC,
+			From: ours, To: to, CustomerID: c.CustomerID, ConversationID: c.ConversationID, Provider: sb.ProviderWebRTC,
 			ChannelID: c.ChannelID, ParentCallID: c.ID, CallbackID: c.CallbackID, StatusCallbackURL: c.StatusCallbackURL,
 			Timeout: DefaultRingTimeout})
 		r.enqueueWebhooks(ctx, hooks)
 		return leg, err
 	case strings.HasPrefix(to, "webrtc:"):
 		leg, err := r.Place(ctx, PlaceRequest{AccountID: c.AccountID, Channel: sb.ChannelWebRTC, To: strings.TrimPrefix(to, "webrtc:"),
-			From: c.To, ParentCallID: c.ID, CallbackID: c.CallbackID, StatusCallbackURL: c.StatusCallbackURL})
+			From: ours, ParentCallID: c.ID, CallbackID: c.CallbackID, StatusCallbackURL: c.StatusCallbackURL, ringHere: true})
 		if err == nil && leg.Provider != sb.ProviderWebRTC {
 			_, _ = r.Hangup(ctx, leg.AccountID, leg.ID, sb.HangupSystem)
 			return nil, errors.New("no webrtc channel carries browser calls")
@@ -250,7 +256,12 @@ func (r *Runtime) awaitAnswer(ctx context.Context, c *sb.Call, ch chan LiveLine,
 		case l := <-ch:
 			return l, answered
 		case <-ctx.Done():
-			r.live.claim(c.ID)
+			if _, waiting := r.live.claim(c.ID); !waiting {
+				// Answered as it was hung up: close the line handed over.
+				if l := r.lateLine(ch); l != nil {
+					l.Close()
+				}
+			}
 			return nil, cancelled
 		case ev, ok := <-hold.Events():
 			if ok && ev.Kind != media.EventHangup {

@@ -45,6 +45,9 @@ type PlaceRequest struct {
 	MachineDetection  string
 	ParentCallID      string
 	CallbackID        string
+	// ringHere: the caller rings the call itself, after registering who
+	// waits for it (browser calls bridged in this process); no dial task.
+	ringHere bool
 }
 
 // Place stores an outbound call, attached to its customer and
@@ -94,6 +97,9 @@ func (r *Runtime) Place(ctx context.Context, req PlaceRequest) (*sb.Call, error)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if req.ringHere {
+		return created, nil
 	}
 	if err := r.queue.EnqueueDial(ctx, created.AccountID, created.ID); err != nil {
 		// Accepted is accepted: the sweeper dials calls whose task was lost.
@@ -248,7 +254,7 @@ func (r *Runtime) performVoice(ctx context.Context, out *Outcome, st *state) err
 	if c.Provider != sb.ProviderSandbox {
 		// The provider performs the turn from its webhook's answer; a turn
 		// that ends the flow ends in a hangup, so the call's end is ours.
-		if out.Turn.Ended && out.Input.Kind != voicebot.InputHangup && !transfers(out.Turn) {
+		if out.Turn.Ended && out.Input.Kind != voicebot.InputHangup && !transfers(out.Turn, c.Provider) {
 			out.Call, _, err = r.update(ctx, c, sb.CallUpdate{HangupBy: sb.HangupBot})
 		}
 		return err
@@ -282,11 +288,13 @@ func (r *Runtime) performVoice(ctx context.Context, out *Outcome, st *state) err
 	return nil
 }
 
-// transfers reports whether a turn hands the call to someone else: the
-// call goes on, bridged, and whoever hangs up later ends it.
-func transfers(t voicebot.Turn) bool {
+// transfers reports whether a turn hands a call carried by provider to
+// someone else: the call goes on, bridged, and whoever hangs up later ends
+// it. Only browser calls bridge to browsers; a phone call's transfer to one
+// is the bot hanging up.
+func transfers(t voicebot.Turn, provider string) bool {
 	for _, a := range t.Actions {
-		if a.Type == voicebot.ActTransfer {
+		if a.Type == voicebot.ActTransfer && (provider == sb.ProviderWebRTC || !voicebot.BrowserTarget(a.To)) {
 			return true
 		}
 	}
@@ -340,9 +348,15 @@ func (r *Runtime) legEnded(ctx context.Context, c *sb.Call) error {
 		return err
 	}
 	linked = append(linked, legs...)
+	// The linked legs lost their far end: "caller", unless an agent or the
+	// API ended the pair.
+	by := sb.HangupCaller
+	if c.HangupBy == sb.HangupAgent || c.HangupBy == sb.HangupAPI {
+		by = c.HangupBy
+	}
 	for _, l := range linked {
 		if !l.Status.Final() {
-			if _, err := r.Hangup(ctx, l.AccountID, l.ID, sb.HangupCaller); err != nil {
+			if _, err := r.Hangup(ctx, l.AccountID, l.ID, by); err != nil {
 				return err
 			}
 		}
@@ -377,6 +391,10 @@ func (r *Runtime) Hangup(ctx context.Context, accountID, callID, by string) (*sb
 		status = sb.CallCanceled
 	}
 	c, changed, err := r.update(ctx, c, sb.CallUpdate{Status: status, HangupBy: by})
+	if err == nil && !changed && c.Status == sb.CallInProgress {
+		// Answered between our read and the update: it ends completed.
+		c, changed, err = r.update(ctx, c, sb.CallUpdate{Status: sb.CallCompleted, HangupBy: by})
+	}
 	if err != nil {
 		return nil, err
 	}

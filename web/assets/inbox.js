@@ -50,7 +50,14 @@
     showError(msg || "");
   }
 
+  // STUN/TURN servers for the agent's calls, as the server is configured.
+  var iceServers = [];
+  function loadICEServers() {
+    return api("GET", "/v1/webrtc/ice-servers").then(function (r) { iceServers = r.ice_servers || []; }).catch(function () {});
+  }
+
   function loggedIn() {
+    loadICEServers();
     loginForm.hidden = true;
     panes.hidden = false;
     who.hidden = false;
@@ -260,6 +267,8 @@
       audio: agentAudio,
       post: post,
       patch: trickle,
+      iceServers: iceServers,
+      abandon: function (id) { api("POST", "/v1/calls/" + encodeURIComponent(id) + "/hangup").catch(function () {}); },
       started: function (started) { c = started; c.state = "connecting"; c.customer = customer; call = c; renderCall(); },
       onState: function (s) { if (s === "connected" && c.state === "connecting") setCallState(c, state); },
       onClose: function () { if (call === c) endCall(); }
@@ -270,14 +279,15 @@
     });
   }
 
-  // endCall hangs up here, and on the server if the call may still run
-  // there (a closed peer connection is noticed too, but not at once).
+  // endCall hangs up here. A connected call ends on the server when our
+  // peer connection closes (hangup_by agent); one still ringing or
+  // connecting is hung up through the API.
   function endCall() {
     if (!call) return;
     var c = call;
     call = null;
     c.close();
-    if (c.id) api("POST", "/v1/calls/" + encodeURIComponent(c.id) + "/hangup").catch(function () {});
+    if (c.id && c.state !== "in-call") api("POST", "/v1/calls/" + encodeURIComponent(c.id) + "/hangup").catch(function () {});
     renderCall();
   }
 

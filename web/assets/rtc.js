@@ -26,7 +26,8 @@
   // connect opens a call. opts: iceServers, audio (the <audio> element for
   // the far end), post(sdp) → Promise<Response> (the server's SDP answer,
   // with X-Call-Id and Location), patch(location, frag) → Promise (trickled
-  // candidates), onState(connectionState), onClose(). It resolves with
+  // candidates), abandon(callId) (hang up a call answered after we left),
+  // onState(connectionState), onClose(). It resolves with
   // the call: {pc, stream, dc, id, close()}. The call object is handed to
   // opts.started(call) as soon as it exists, so a hang-up can reach it
   // before the answer comes.
@@ -80,6 +81,12 @@
         .then(function (resp) {
           c.id = resp.headers.get("X-Call-Id");
           location = resp.headers.get("Location");
+          if (c.closed) {
+            // Hung up while the offer was on its way: end the call the
+            // server just set up, or it would wait for us.
+            if (c.id && opts.abandon) opts.abandon(c.id);
+            throw new Error("hung up");
+          }
           pending.splice(0).forEach(trickle);
           return resp.text();
         })

@@ -170,6 +170,7 @@
       audio: audio,
       post: post,
       patch: function (location, frag) { return api("PATCH", location, frag, "application/trickle-ice-sdpfrag"); },
+      abandon: function (id) { api("DELETE", "/v1/rtc/calls/" + encodeURIComponent(id)).catch(function () {}); },
       started: function (started) {
         c = started;
         c.statsTimer = 0;
@@ -193,7 +194,7 @@
         if (c.id) api("DELETE", "/v1/rtc/calls/" + encodeURIComponent(c.id)).catch(function () {});
         endCall();
       }
-      setState("idle");
+      if (!call) setState("idle"); // not over a newer call's state
     });
   }
 
