@@ -42,6 +42,7 @@ type App struct {
 	worker   *queue.Worker
 	http     *http.Server
 	listener net.Listener
+	live     *runtime.Runtime // the API's runtime, carrying browser calls
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	closed   sync.Once
@@ -146,6 +147,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		acfg.RTC = rtc
 		srv := api.New(acfg, db, outboxEnqueuer{outbox, qc}, qc, log)
 		calls.Runtime = newRuntime(cfg, db, rs, srv, qc, providers, sp, guard, log)
+		a.live = calls.Runtime
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			a.Close()
@@ -180,6 +182,11 @@ func (a *App) close() {
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		a.http.Shutdown(ctx)
+		if a.live != nil {
+			if n := a.live.EndLive(ctx); n > 0 {
+				a.log.Info("hung up the browser calls this process carried", "calls", n)
+			}
+		}
 		cancel()
 	}
 	if a.worker != nil {

@@ -277,3 +277,37 @@ func TestBrowserAPICallRingsWidget(t *testing.T) {
 		t.Fatalf("still ringing: %+v", l)
 	}
 }
+
+// A server shutting down hangs up the browser calls it carries, rather
+// than leaving them in-progress with nobody on the line.
+func TestBrowserCallsEndOnShutdown(t *testing.T) {
+	s, c := rtcStack(t, "rtc-shutdown", transferFlow)
+	tok := c.rtcToken(map[string]any{})
+	customer, callID := goBrowser(t, s.url+"/v1/rtc/calls", tok.Token, http.StatusCreated)
+	hears(t, "the customer hears the greeting", customer, 10)
+	leg := ringing(t, func() []rcall {
+		var l rlist[rcall]
+		c.must(http.StatusOK, "GET", "/v1/calls?to=agent:alice&status=ringing", nil, &l)
+		return l.Data
+	})
+
+	s.app.Close()
+	select {
+	case <-customer.Gone():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the customer's browser was not hung up by the shutdown")
+	}
+	// Read the calls back through another server on the same database.
+	cfg := s.cfg
+	cfg.HTTPAddr = freeAddr(t)
+	cfg.PublicURL = "http://" + cfg.HTTPAddr
+	next := startStack(t, cfg, RoleAPI)
+	c2 := *c
+	c2.base = next.url
+	if got := c2.call(callID); got.Status != "completed" || deref(got.HangupBy) != "system" {
+		t.Fatalf("customer's call after shutdown: %s, hung up by %s; want completed by system", got.Status, deref(got.HangupBy))
+	}
+	if got := c2.call(leg.ID); got.Status != "canceled" {
+		t.Fatalf("ringing leg after shutdown: %s, want canceled", got.Status)
+	}
+}

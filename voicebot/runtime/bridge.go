@@ -121,7 +121,7 @@ func (r *Runtime) AnswerBrowser(ctx context.Context, accountID, callID, to strin
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.live.add(c.ID, cancel)
+	r.live.add(c, cancel)
 	go r.runLive(runCtx, c, line)
 	return c, nil
 }
@@ -146,7 +146,7 @@ func (r *Runtime) PlaceLive(ctx context.Context, req PlaceRequest, agent string,
 	}
 	ch := r.live.expect(c.ID)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.live.add(c.ID, cancel)
+	r.live.add(c, cancel)
 	if c, err = r.ring(ctx, c); err != nil {
 		r.live.stop(c.ID)
 		r.live.claim(c.ID)
@@ -185,7 +185,7 @@ func (r *Runtime) transferLive(ctx context.Context, c *sb.Call, line LiveLine, t
 		return
 	}
 	legCtx, cancel := context.WithCancel(ctx)
-	r.live.add(leg.ID, cancel) // a hangup of the leg stops the wait or the bridge
+	r.live.add(leg, cancel) // a hangup of the leg stops the wait or the bridge
 	defer r.live.stop(leg.ID)
 	ch := r.live.expect(leg.ID)
 	if leg, err = r.ring(ctx, leg); err != nil {

@@ -24,8 +24,14 @@ type LiveLine interface {
 // ringing from here, waiting for the browser that answers them.
 type live struct {
 	mu      sync.Mutex
-	calls   map[string]context.CancelFunc
+	calls   map[string]liveCall
 	waiting map[string]chan LiveLine
+}
+
+// liveCall is a call this process carries: its account and what stops it.
+type liveCall struct {
+	account string
+	cancel  context.CancelFunc
 }
 
 // expect registers a ringing call whose answering line is to be handed
@@ -58,23 +64,46 @@ func (l *live) claim(id string) (chan LiveLine, bool) {
 	return ch, ok
 }
 
-func (l *live) add(id string, cancel context.CancelFunc) {
+func (l *live) add(c *sb.Call, cancel context.CancelFunc) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.calls == nil {
-		l.calls = map[string]context.CancelFunc{}
+		l.calls = map[string]liveCall{}
 	}
-	l.calls[id] = cancel
+	l.calls[c.ID] = liveCall{c.AccountID, cancel}
 }
 
 func (l *live) stop(id string) {
 	l.mu.Lock()
-	cancel := l.calls[id]
+	lc, ok := l.calls[id]
 	delete(l.calls, id)
 	l.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if ok {
+		lc.cancel()
 	}
+}
+
+// list is every call this process carries, id → account.
+func (l *live) list() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]string, len(l.calls))
+	for id, lc := range l.calls {
+		out[id] = lc.account
+	}
+	return out
+}
+
+// EndLive hangs up every call whose audio this process carries, as the
+// system's hangup: on shutdown, so they do not stay in-progress with
+// nobody on the line (their browsers see the connection close). It
+// returns how many it ended.
+func (r *Runtime) EndLive(ctx context.Context) int {
+	calls := r.live.list()
+	for id, account := range calls {
+		r.hangupLogged(ctx, account, id, sb.HangupSystem)
+	}
+	return len(calls)
 }
 
 // tailDrain is how long a line stays open after the bot's last frame.
@@ -96,7 +125,7 @@ func (r *Runtime) AnswerLive(ctx context.Context, req InboundCallRequest, line L
 	}
 	c := out.Call
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.live.add(c.ID, cancel)
+	r.live.add(c, cancel)
 	go r.runLive(runCtx, c, line)
 	return c, nil
 }

@@ -348,10 +348,11 @@ func (r *Runtime) legEnded(ctx context.Context, c *sb.Call) error {
 		return err
 	}
 	linked = append(linked, legs...)
-	// The linked legs lost their far end: "caller", unless an agent or the
-	// API ended the pair.
+	// The linked legs lost their far end: "caller", unless an agent, the
+	// API or the system (an error, a shutdown) ended the pair.
 	by := sb.HangupCaller
-	if c.HangupBy == sb.HangupAgent || c.HangupBy == sb.HangupAPI {
+	switch c.HangupBy {
+	case sb.HangupAgent, sb.HangupAPI, sb.HangupSystem:
 		by = c.HangupBy
 	}
 	for _, l := range linked {
