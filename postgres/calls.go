@@ -364,12 +364,18 @@ func (db *DB) CallEvents(ctx context.Context, accountID, id string) ([]sb.CallEv
 // marks them touched so the next sweep leaves them to the task it queues.
 func (db *DB) ClaimUndialledCalls(ctx context.Context, grace time.Duration, limit int) ([]sb.CallRef, error) {
 	now := db.now()
+	return db.claimCalls(ctx, "claim undialled calls", "status = 'queued' AND provider_call_id IS NULL", now, now.Add(-grace), limit)
+}
+
+// claimCalls touches up to limit calls matching cond that nothing changed
+// since before, oldest first, and returns them.
+func (db *DB) claimCalls(ctx context.Context, what, cond string, now, before time.Time, limit int) ([]sb.CallRef, error) {
 	rows, err := db.pool.Query(ctx, `UPDATE calls SET updated_at = $1 WHERE id IN (
-			SELECT id FROM calls WHERE status = 'queued' AND provider_call_id IS NULL AND updated_at < $2
+			SELECT id FROM calls WHERE `+cond+` AND updated_at < $2
 			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING account_id::text, id::text`, now, now.Add(-grace), limit)
+		RETURNING account_id::text, id::text`, now, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("claim undialled calls: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []sb.CallRef
@@ -381,4 +387,46 @@ func (db *DB) ClaimUndialledCalls(ctx context.Context, grace time.Duration, limi
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// TouchCalls marks the calls a process carries as alive (their lease: a
+// call in progress whose carrier stops touching it is ended by the
+// sweeper) and returns those of ids that have ended meanwhile, elsewhere.
+func (db *DB) TouchCalls(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `UPDATE calls SET updated_at = $2
+		WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'ringing', 'in-progress') RETURNING id::text`, ids, db.now())
+	if err != nil {
+		return nil, fmt.Errorf("touch calls: %w", err)
+	}
+	alive := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		alive[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("touch calls: %w", err)
+	}
+	var ended []string
+	for _, id := range ids {
+		if !alive[id] {
+			ended = append(ended, id)
+		}
+	}
+	return ended, nil
+}
+
+// ClaimStaleLiveCalls returns browser calls in progress that no process has
+// touched for stale (their carrier died), and touches them so the next sweep
+// leaves them to the task it queues.
+func (db *DB) ClaimStaleLiveCalls(ctx context.Context, stale time.Duration, limit int) ([]sb.CallRef, error) {
+	now := db.now()
+	return db.claimCalls(ctx, "claim stale live calls", "provider = 'webrtc' AND status = 'in-progress'", now, now.Add(-stale), limit)
 }

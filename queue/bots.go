@@ -16,6 +16,7 @@ import (
 const (
 	TypeCallDial   = "call:dial"
 	TypeCallRing   = "call:ring-timeout"
+	TypeCallExpire = "call:expire"
 	TypeBotTimeout = "bot:timeout"
 	TypeBotMessage = "bot:message"
 )
@@ -26,6 +27,9 @@ type Bots interface {
 	Dial(ctx context.Context, accountID, callID string) error
 	// RingTimeout ends a browser call that rang out unanswered.
 	RingTimeout(ctx context.Context, accountID, callID string) error
+	// ExpireLive ends a browser call whose carrying process stopped
+	// touching it.
+	ExpireLive(ctx context.Context, accountID, callID string) error
 	// Timeout tells a session its wait ran out, if it is still at save seq.
 	Timeout(ctx context.Context, accountID, sessionID string, seq int) error
 	// OnMessage lets the bot answer an inbound message.
@@ -66,6 +70,11 @@ func (c *Client) EnqueueRingTimeout(ctx context.Context, accountID, callID strin
 	return c.enqueueBot(ctx, TypeCallRing, botTask{AccountID: accountID, ID: callID}, asynq.ProcessAt(at), asynq.TaskID("ring:"+callID))
 }
 
+// EnqueueCallExpiry asks a worker to end a browser call nobody carries.
+func (c *Client) EnqueueCallExpiry(ctx context.Context, accountID, callID string) error {
+	return c.enqueueBot(ctx, TypeCallExpire, botTask{AccountID: accountID, ID: callID}, asynq.TaskID("expire:"+callID))
+}
+
 // EnqueueBotTimeout arms the timer of a waiting session: at at, unless the
 // session moved past save seq, it hears InputTimeout.
 func (c *Client) EnqueueBotTimeout(ctx context.Context, accountID, sessionID string, seq int, at time.Time) error {
@@ -92,6 +101,8 @@ func (w *Worker) handleBot(ctx context.Context, t *asynq.Task) error {
 		err = w.bots.Dial(ctx, p.AccountID, p.ID)
 	case TypeCallRing:
 		err = w.bots.RingTimeout(ctx, p.AccountID, p.ID)
+	case TypeCallExpire:
+		err = w.bots.ExpireLive(ctx, p.AccountID, p.ID)
 	case TypeBotTimeout:
 		err = w.bots.Timeout(ctx, p.AccountID, p.ID, p.Seq)
 	case TypeBotMessage:

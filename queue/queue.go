@@ -55,6 +55,7 @@ type Store interface {
 	SaveFailover(ctx context.Context, s sb.FailoverSave) (bool, []string, error)
 	ClaimDueFailovers(ctx context.Context, grace time.Duration, limit int) ([]string, error)
 	ClaimUndialledCalls(ctx context.Context, grace time.Duration, limit int) ([]sb.CallRef, error)
+	ClaimStaleLiveCalls(ctx context.Context, stale time.Duration, limit int) ([]sb.CallRef, error)
 	OptedOutMessages(ctx context.Context, ids []string) (map[string]bool, error)
 	CloseIdleConversations(ctx context.Context, limit int) ([]string, error)
 }
@@ -107,6 +108,9 @@ type Config struct {
 	WebhookSchedule []time.Duration
 	// ShutdownTimeout is how long a stopping worker lets in-flight tasks finish.
 	ShutdownTimeout time.Duration
+	// LiveStale is how long a browser call in progress may go untouched by
+	// the process carrying it before the sweeper ends it (its carrier died).
+	LiveStale time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -133,5 +137,6 @@ func (c Config) withDefaults() Config {
 	def(&c.TaskCheckInterval, 10*time.Millisecond)
 	def(&c.DelayedTaskCheckInterval, 100*time.Millisecond)
 	def(&c.ShutdownTimeout, 20*time.Second)
+	def(&c.LiveStale, time.Minute)
 	return c
 }

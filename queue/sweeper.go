@@ -116,6 +116,16 @@ func (s *Sweeper) Sweep(ctx context.Context) error {
 		}
 	}
 	sweptTotal.WithLabelValues("call").Add(float64(len(calls)))
+	orphans, err := s.store.ClaimStaleLiveCalls(ctx, s.cfg.LiveStale, 500)
+	if err != nil {
+		return err
+	}
+	for _, c := range orphans {
+		if err := s.client.EnqueueCallExpiry(ctx, c.AccountID, c.ID); err != nil {
+			return err
+		}
+	}
+	sweptTotal.WithLabelValues("live-call").Add(float64(len(orphans)))
 	closed, err := s.store.CloseIdleConversations(ctx, 500)
 	if err != nil {
 		return err

@@ -76,6 +76,7 @@ func (w *Worker) Start() error {
 	mux.HandleFunc(TypeRelease, w.handleRelease)
 	mux.HandleFunc(TypeCallDial, w.handleBot)
 	mux.HandleFunc(TypeCallRing, w.handleBot)
+	mux.HandleFunc(TypeCallExpire, w.handleBot)
 	mux.HandleFunc(TypeBotTimeout, w.handleBot)
 	mux.HandleFunc(TypeBotMessage, w.handleBot)
 	if err := w.server.Start(mux); err != nil {

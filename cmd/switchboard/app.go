@@ -53,7 +53,7 @@ func queueConfig(cfg Config) queue.Config {
 		RedisURL: cfg.RedisURL, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts,
 		RetryBase: cfg.RetryBase, Lease: cfg.Lease, SweepInterval: cfg.SweepInterval,
 		SweepGrace: cfg.SweepGrace, ShutdownTimeout: cfg.ShutdownTimeout, SendTimeout: cfg.ProviderTimeout,
-		WebhookSchedule: cfg.webhookSchedule,
+		WebhookSchedule: cfg.webhookSchedule, LiveStale: cfg.liveStale,
 	}
 }
 
@@ -148,6 +148,7 @@ func Start(ctx context.Context, cfg Config, role string, log *slog.Logger) (*App
 		srv := api.New(acfg, db, outboxEnqueuer{outbox, qc}, qc, log)
 		calls.Runtime = newRuntime(cfg, db, rs, srv, qc, providers, sp, guard, log)
 		a.live = calls.Runtime
+		a.wg.Go(func() { a.live.KeepLive(runCtx, cfg.liveTouch()) })
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			a.Close()

@@ -298,16 +298,65 @@ func TestBrowserCallsEndOnShutdown(t *testing.T) {
 		t.Fatal("the customer's browser was not hung up by the shutdown")
 	}
 	// Read the calls back through another server on the same database.
-	cfg := s.cfg
-	cfg.HTTPAddr = freeAddr(t)
-	cfg.PublicURL = "http://" + cfg.HTTPAddr
-	next := startStack(t, cfg, RoleAPI)
-	c2 := *c
-	c2.base = next.url
+	c2 := otherAPI(t, s, c)
 	if got := c2.call(callID); got.Status != "completed" || deref(got.HangupBy) != "system" {
 		t.Fatalf("customer's call after shutdown: %s, hung up by %s; want completed by system", got.Status, deref(got.HangupBy))
 	}
 	if got := c2.call(leg.ID); got.Status != "canceled" {
 		t.Fatalf("ringing leg after shutdown: %s, want canceled", got.Status)
 	}
+}
+
+// Browser calls hold a lease: one whose server stopped carrying it (a
+// crash) is ended by the sweeper, and one hung up through another server
+// closes its line on the server that carries it.
+func TestBrowserCallLease(t *testing.T) {
+	s, c := rtcStack(t, "rtc-lease", transferFlow)
+
+	// A call in progress that no process carries: its server "crashed".
+	tok := c.rtcToken(map[string]any{})
+	var orphan rcall
+	c.must(http.StatusCreated, "POST", "/v1/calls", map[string]any{"to": "webrtc:" + tok.Identity,
+		"flow": json.RawMessage(`{"name": "Parcel", "steps": [{"id": "hi", "type": "say", "text": "Hello."}]}`)}, &orphan)
+	ringing(t, func() []rcall { return rtcRinging(t, s.url, tok.Token) })
+	pg := s.pg(t)
+	if _, err := pg.Exec(context.Background(), `UPDATE calls SET status = 'in-progress', answered_at = now() WHERE id = $1`, orphan.ID); err != nil {
+		t.Fatal(err)
+	}
+	ended := c.waitCall(orphan.ID, "the orphan to be ended", 20*time.Second, func(r rcall) bool { return r.Status == "completed" })
+	if deref(ended.HangupBy) != "system" {
+		t.Fatalf("orphan hung up by %s, want system", deref(ended.HangupBy))
+	}
+
+	// A live call outlives the lease while its server touches it, and a
+	// hangup through another API server reaches its line.
+	tok2 := c.rtcToken(map[string]any{})
+	customer, callID := goBrowser(t, s.url+"/v1/rtc/calls", tok2.Token, http.StatusCreated)
+	time.Sleep(3 * time.Second) // past liveStale (2 s in tests)
+	if got := c.call(callID); got.Status != "in-progress" {
+		t.Fatalf("a carried call after its lease period: %s", got.Status)
+	}
+	c2 := otherAPI(t, s, c)
+	c2.must(http.StatusOK, "POST", "/v1/calls/"+callID+"/hangup", nil, nil)
+	select {
+	case <-customer.Gone():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the browser's line stayed open after a hangup through another server")
+	}
+	if got := c.call(callID); got.Status != "completed" || deref(got.HangupBy) != "api" {
+		t.Fatalf("call %s, hung up by %s; want completed by api", got.Status, deref(got.HangupBy))
+	}
+}
+
+// otherAPI starts a second API server on s's database and returns c
+// talking to it.
+func otherAPI(t *testing.T, s *stack, c *rawClient) *rawClient {
+	t.Helper()
+	cfg := s.cfg
+	cfg.HTTPAddr = freeAddr(t)
+	cfg.PublicURL = "http://" + cfg.HTTPAddr
+	other := startStack(t, cfg, RoleAPI)
+	c2 := *c
+	c2.base = other.url
+	return &c2
 }

@@ -54,6 +54,10 @@ type Config struct {
 	RTCTokenSecret string // SWITCHBOARD_RTC_TOKEN_SECRET: signs browser tokens; derived from the master key when empty
 
 	webhookSchedule []time.Duration // tests only
+	// liveStale (tests only; default a minute) is how long a browser call
+	// may go untouched by its process before the sweeper ends it; the
+	// process touches its calls four times in that span.
+	liveStale time.Duration
 }
 
 // loadConfig reads the environment over defaults that work with `make run`.
@@ -159,4 +163,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("config: %v", errs)
 	}
 	return c, nil
+}
+
+// liveTouch is how often an API process renews the lease of its browser
+// calls: four times per liveStale.
+func (c Config) liveTouch() time.Duration {
+	if c.liveStale > 0 {
+		return c.liveStale / 4
+	}
+	return 15 * time.Second
 }

@@ -51,6 +51,7 @@ func testConfig(t *testing.T) Config {
 	cfg.Lease = 2 * time.Second
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.webhookSchedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
+	cfg.liveStale = 2 * time.Second
 	return cfg
 }
 

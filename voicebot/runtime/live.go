@@ -94,6 +94,54 @@ func (l *live) list() map[string]string {
 	return out
 }
 
+// KeepLive holds the lease of the calls this process carries until ctx
+// ends: every interval it touches them, so the sweeper knows they are
+// carried, and stops those that ended elsewhere (hung up through another
+// API process, or expired), closing their lines.
+func (r *Runtime) KeepLive(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		calls := r.live.list()
+		if len(calls) == 0 {
+			continue
+		}
+		ids := make([]string, 0, len(calls))
+		for id := range calls {
+			ids = append(ids, id)
+		}
+		ended, err := r.store.TouchCalls(ctx, ids)
+		if err != nil {
+			r.log.WarnContext(ctx, "touch live calls", "calls", len(ids), "err", err)
+			continue
+		}
+		for _, id := range ended {
+			r.log.InfoContext(ctx, "a live call ended elsewhere; closing its line", "call_id", id)
+			r.live.stop(id)
+		}
+	}
+}
+
+// ExpireLive ends a browser call in progress that no process touches any
+// more (the sweeper found its lease lapsed: its carrier died).
+func (r *Runtime) ExpireLive(ctx context.Context, accountID, callID string) error {
+	c, err := r.store.GetCall(ctx, accountID, callID)
+	if err != nil {
+		return err
+	}
+	if c.Status != sb.CallInProgress || c.Provider != sb.ProviderWebRTC {
+		return nil
+	}
+	r.log.WarnContext(ctx, "ending a browser call whose server stopped carrying it", "call_id", c.ID)
+	_, err = r.Hangup(ctx, accountID, callID, sb.HangupSystem)
+	return err
+}
+
 // EndLive hangs up every call whose audio this process carries, as the
 // system's hangup: on shutdown, so they do not stay in-progress with
 // nobody on the line (their browsers see the connection close). It

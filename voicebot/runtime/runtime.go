@@ -38,6 +38,7 @@ type Store interface {
 	FindCallByProviderID(ctx context.Context, channelID, providerCallID string) (*sb.Call, error)
 	ListCalls(ctx context.Context, accountID string, f sb.CallFilter) ([]*sb.Call, string, error)
 	UpdateCall(ctx context.Context, accountID, id string, u sb.CallUpdate) (*sb.Call, bool, []string, error)
+	TouchCalls(ctx context.Context, ids []string) (ended []string, err error)
 	CreateSession(ctx context.Context, s *sb.BotSession) (*sb.BotSession, error)
 	GetSession(ctx context.Context, accountID, id string) (*sb.BotSession, error)
 	UpdateSession(ctx context.Context, accountID, id string, fn func(s *sb.BotSession) error) (*sb.BotSession, error)
