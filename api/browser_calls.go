@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/voicebot"
 	"github.com/switchboardhq/switchboard/voicebot/runtime"
 )
 
@@ -143,7 +144,7 @@ func (s *Server) agentCall(c *gin.Context) {
 	}
 	agent, customer, to := c.Param("agent"), c.Query("customer_id"), c.Query("to")
 	var fields fieldErrors
-	if !runtime.ValidAgent(agent) {
+	if !voicebot.ValidAgent(agent) {
 		fields.add("agent", "must be 1 to 64 of A-Z a-z 0-9 _ . @ -")
 	}
 	identity, isBrowser := strings.CutPrefix(to, "webrtc:")
@@ -152,7 +153,7 @@ func (s *Server) agentCall(c *gin.Context) {
 		fields.add("customer_id", "give customer_id or to (webrtc:<identity>) in the query")
 	case customer != "" && to != "":
 		fields.add("to", "give customer_id or to, not both")
-	case to != "" && (!isBrowser || !rtcIdentity.MatchString(identity)):
+	case to != "" && (!isBrowser || !voicebot.ValidBrowserIdentity(identity)):
 		fields.add("to", "must be webrtc:<identity>: agents call browsers")
 	}
 	if len(fields) > 0 {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/voicebot"
 	"github.com/switchboardhq/switchboard/voicebot/runtime"
 )
 
@@ -48,8 +48,6 @@ const (
 	maxTokenTTL     = 24 * time.Hour
 	maxSDP          = 64 << 10
 )
-
-var rtcIdentity = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
 
 // mintToken signs claims: base64url(JSON) "." base64url(HMAC-SHA256).
 func mintToken(key []byte, c rtcClaims) string {
@@ -111,10 +109,10 @@ func (s *Server) createRTCToken(c *gin.Context) {
 	if req.CustomerID != "" && req.Identity != "" {
 		fields.add("identity", "give customer_id or identity, not both")
 	}
-	if req.Identity != "" && !rtcIdentity.MatchString(req.Identity) {
+	if req.Identity != "" && !voicebot.ValidBrowserIdentity(req.Identity) {
 		fields.add("identity", "must be 1 to 128 of A-Z a-z 0-9 _ . : @ -")
 	}
-	if strings.HasPrefix(req.Identity, runtime.AgentPrefix) {
+	if strings.HasPrefix(req.Identity, voicebot.AgentPrefix) {
 		fields.add("identity", "agent: names an agent's inbox, not a browser customer")
 	}
 	if len(fields) > 0 {

@@ -406,16 +406,37 @@ func (v *validator) step(i int) {
 	}
 }
 
+// AgentPrefix marks an agent's browser, the inbox of the agent named after
+// it, as a transfer target: "agent:alice".
+const AgentPrefix = "agent:"
+
 // BrowserTarget reports whether a transfer goes to a browser: an agent's
 // inbox (agent:<name>) or a browser identity (webrtc:<identity>). Only a
 // browser call can be bridged to one.
 func BrowserTarget(to string) bool {
-	return strings.HasPrefix(to, "agent:") || strings.HasPrefix(to, "webrtc:")
+	return strings.HasPrefix(to, AgentPrefix) || strings.HasPrefix(to, "webrtc:")
 }
 
-var browserTarget = regexp.MustCompile(`^(agent:[A-Za-z0-9_.@-]{1,64}|webrtc:[A-Za-z0-9_.:@-]{1,128})$`)
+var (
+	agentName       = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+	browserIdentity = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
+)
 
-func validBrowserTarget(s string) bool { return browserTarget.MatchString(s) }
+// ValidAgent reports whether name can name an agent: 1 to 64 of
+// A-Z a-z 0-9 _ . @ -.
+func ValidAgent(name string) bool { return agentName.MatchString(name) }
+
+// ValidBrowserIdentity reports whether id can name a browser (the address
+// of a webrtc identity): 1 to 128 of A-Z a-z 0-9 _ . : @ -.
+func ValidBrowserIdentity(id string) bool { return browserIdentity.MatchString(id) }
+
+func validBrowserTarget(s string) bool {
+	if name, ok := strings.CutPrefix(s, AgentPrefix); ok {
+		return ValidAgent(name)
+	}
+	id, ok := strings.CutPrefix(s, "webrtc:")
+	return ok && ValidBrowserIdentity(id)
+}
 
 func validSIPURI(s string) bool {
 	lower := strings.ToLower(s)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	sb "github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/voicebot"
 	"github.com/switchboardhq/switchboard/voicebot/media"
 )
 
@@ -16,10 +17,6 @@ import (
 // browser is rung (it polls its ringing calls and answers one with an SDP
 // offer, on a request of its own), and once it answers the two lines are
 // bridged here, in the process that holds the first one.
-
-// AgentPrefix marks an agent's browser, the inbox of the agent named after
-// it, as a transfer target: "agent:alice".
-const AgentPrefix = "agent:"
 
 // readyTimeout bounds how long a browser that answered may take to connect.
 const readyTimeout = 15 * time.Second
@@ -208,7 +205,7 @@ func (r *Runtime) transferLive(ctx context.Context, c *sb.Call, line LiveLine, t
 
 // agentOr is who hangs up the leg to to when its browser leaves.
 func agentOr(to string) string {
-	if strings.HasPrefix(to, AgentPrefix) {
+	if strings.HasPrefix(to, voicebot.AgentPrefix) {
 		return sb.HangupAgent
 	}
 	return sb.HangupCaller
@@ -223,8 +220,8 @@ func (r *Runtime) placeLeg(ctx context.Context, c *sb.Call, to string) (*sb.Call
 		ours = c.From
 	}
 	switch {
-	case strings.HasPrefix(to, AgentPrefix):
-		if !ValidAgent(strings.TrimPrefix(to, AgentPrefix)) {
+	case strings.HasPrefix(to, voicebot.AgentPrefix):
+		if !voicebot.ValidAgent(strings.TrimPrefix(to, voicebot.AgentPrefix)) {
 			return nil, fmt.Errorf("transfer target %q: not a valid agent name", to)
 		}
 		leg, hooks, err := r.store.CreateCall(ctx, &sb.Call{AccountID: c.AccountID, Direction: sb.CallOutbound, Channel: sb.ChannelWebRTC,
@@ -352,19 +349,4 @@ func (r *Runtime) hangupLogged(ctx context.Context, accountID, callID, by string
 	if _, err := r.Hangup(ctx, accountID, callID, by); err != nil {
 		r.log.WarnContext(ctx, "end a browser call", "call_id", callID, "err", err)
 	}
-}
-
-// ValidAgent reports whether name can name an agent: 1 to 64 of
-// A-Z a-z 0-9 _ . @ -.
-func ValidAgent(name string) bool {
-	if len(name) == 0 || len(name) > 64 {
-		return false
-	}
-	for _, c := range name {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.@-", c)
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
