@@ -61,11 +61,13 @@ func (s *Server) answerPeer(c *gin.Context, offer string) (runtime.LiveLine, str
 func (s *Server) writeAnswer(c *gin.Context, status int, call *sb.Call, line runtime.LiveLine, location, answer string) {
 	if t, ok := line.(trickler); ok {
 		// By location: an agent's call and the customer's answer of it
-		// share a call id but not a line.
-		s.lines.Store(location, t)
+		// share a call id but not a line. Who answered is kept with it, so
+		// a PATCH is checked without reading the call again.
+		open := openLine{t: t, account: account(c), identity: rtcOf(c).Identity}
+		s.lines.Store(location, open)
 		go func() {
 			<-t.Done()
-			s.lines.CompareAndDelete(location, t)
+			s.lines.CompareAndDelete(location, open)
 		}()
 	}
 	c.Header("Location", location)
@@ -183,12 +185,20 @@ type trickler interface {
 	Done() <-chan struct{}
 }
 
+// openLine is a browser line answered here: its trickler, and the account
+// and browser identity (none for an API key) that may PATCH it.
+type openLine struct {
+	t                 trickler
+	account, identity string
+}
+
 // maxFrag bounds a trickle-ice-sdpfrag body.
 const maxFrag = 16 << 10
 
 // addCandidates hands a PATCH's trickle-ice-sdpfrag (RFC 8840) to the line
-// answered at location, when this process holds it.
-func (s *Server) addCandidates(c *gin.Context, location string) {
+// answered at location, when this process holds it and identity (with the
+// request's account) answered it.
+func (s *Server) addCandidates(c *gin.Context, location, identity string) {
 	if ct := c.ContentType(); ct != "application/trickle-ice-sdpfrag" {
 		s.writeError(c, httpError(ecMediaType, "send ICE candidates as application/trickle-ice-sdpfrag"))
 		return
@@ -199,11 +209,15 @@ func (s *Server) addCandidates(c *gin.Context, location string) {
 		return
 	}
 	v, ok := s.lines.Load(location)
+	if ok {
+		open := v.(openLine)
+		ok = open.account == account(c) && open.identity == identity
+	}
 	if !ok {
-		s.writeError(c, sb.Errorf(sb.ENOTFOUND, "no browser line at %s is open on this server", location))
+		s.writeError(c, sb.Errorf(sb.ENOTFOUND, "no browser line of yours at %s is open on this server", location))
 		return
 	}
-	if err := v.(trickler).AddCandidates(string(frag)); err != nil {
+	if err := v.(openLine).t.AddCandidates(string(frag)); err != nil {
 		s.writeError(c, sb.Invalid(sb.FieldError{Field: "", Message: err.Error()}))
 		return
 	}
@@ -212,15 +226,7 @@ func (s *Server) addCandidates(c *gin.Context, location string) {
 
 // rtcTrickle takes a browser's candidates for one of its own calls.
 func (s *Server) rtcTrickle(c *gin.Context) {
-	call, err := s.store.GetCall(c.Request.Context(), account(c), c.Param("id"))
-	if err == nil && !browserOwns(call, rtcOf(c).Identity) {
-		err = sb.ErrNotFound
-	}
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	s.addCandidates(c, "/v1/rtc/calls/"+call.ID)
+	s.addCandidates(c, "/v1/rtc/calls/"+c.Param("id"), rtcOf(c).Identity)
 }
 
 // browserOwns reports whether the browser holding identity is the
@@ -238,10 +244,5 @@ func browserOwns(call *sb.Call, identity string) bool {
 
 // trickle takes an agent browser's candidates for a call of the account.
 func (s *Server) trickle(c *gin.Context) {
-	call, err := s.store.GetCall(c.Request.Context(), account(c), c.Param("id"))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	s.addCandidates(c, "/v1/calls/"+call.ID)
+	s.addCandidates(c, "/v1/calls/"+c.Param("id"), "")
 }
