@@ -108,9 +108,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.Loopback {
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		Loopback(&se)
 	}
 	if len(cfg.NAT1To1IPs) > 0 {
 		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
@@ -136,6 +134,15 @@ func New(cfg Config) (*Server, error) {
 		iceServers:    append([]ICEServer(nil), cfg.ICEServers...),
 		gatherTimeout: timeout,
 	}, nil
+}
+
+// Loopback makes se gather loopback host candidates, with mDNS off and
+// ICE over UDP on IPv4 only, which makes pairing on one box deterministic:
+// the server's Config.Loopback, and the Go "browsers" of tests and sbbench.
+func Loopback(se *webrtc.SettingEngine) {
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 }
 
 // ICEServers returns the configured servers in the browser's RTCIceServer
