@@ -151,18 +151,7 @@
   }
 
   // --- the timeline ---
-  function bubble(cls, text, meta) {
-    var d = document.createElement("div");
-    d.className = "entry " + cls;
-    d.textContent = text;
-    if (meta) {
-      var m = document.createElement("span");
-      m.className = "meta";
-      m.textContent = meta;
-      d.appendChild(m);
-    }
-    return d;
-  }
+  var bubble = window.sbThread.bubble;
 
   function view(e) {
     if (e.type === "message" && e.message) {
@@ -225,7 +214,6 @@
   var call = null;      // sbRTC.connect's call, plus state and customer
   var incoming = null;  // a call ringing agent:<name>
   var callLabels = { connecting: "Connecting…", ringing: "Ringing the customer…", "in-call": "On a call", ended: "Call ended" };
-  var doneStatuses = { completed: 1, busy: 1, "no-answer": 1, failed: 1, canceled: 1 };
 
   // send is a request with a body of its own type (SDP, ICE fragments).
   function send(method, path, type, body) {
@@ -324,7 +312,7 @@
       checks.push(api("GET", "/v1/calls/" + encodeURIComponent(c.id)).then(function (cl) {
         if (call !== c) return;
         if (cl.status === "in-progress" && c.state === "ringing") setCallState(c, "in-call");
-        if (doneStatuses[cl.status]) { c.id = null; endCall(); }
+        if (window.sbThread.done[cl.status]) { c.id = null; endCall(); }
       }));
     }
     return Promise.all(checks);

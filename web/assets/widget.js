@@ -20,7 +20,7 @@
   var digits = [];
   var lastStats = null;
   var labels = { idle: "Ready", ringing: "Incoming call", connecting: "Connecting…", "in-call": "On a call", ended: "Call ended", error: "Unavailable" };
-  var doneStatuses = { completed: 1, busy: 1, "no-answer": 1, failed: 1, canceled: 1 };
+  var doneStatuses = window.sbThread.done;
 
   function setState(s) {
     state = s;
@@ -65,18 +65,7 @@
   }
 
   // --- the thread ---
-  function bubble(cls, text, meta) {
-    var d = document.createElement("div");
-    d.className = "entry " + cls;
-    d.textContent = text;
-    if (meta) {
-      var m = document.createElement("span");
-      m.className = "meta";
-      m.textContent = meta;
-      d.appendChild(m);
-    }
-    return d;
-  }
+  var bubble = window.sbThread.bubble;
 
   // view turns a timeline entry into a bubble, or null to leave it out.
   function view(e) {
