@@ -110,11 +110,7 @@ func TestBrowserTransferToAgent(t *testing.T) {
 	customer, callID := goBrowser(t, s.url+"/v1/rtc/calls", tok.Token, http.StatusCreated)
 	hears(t, "the customer hears the greeting", customer, 10)
 
-	leg := ringing(t, func() []rcall {
-		var l rlist[rcall]
-		c.must(http.StatusOK, "GET", "/v1/calls?to=agent:alice&status=ringing", nil, &l)
-		return l.Data
-	})
+	leg := agentRinging(t, c, "alice")
 	if deref(leg.ParentCallID) != callID || leg.CustomerID != tok.CustomerID || leg.Channel != "webrtc" || leg.Direction != "outbound" {
 		t.Fatalf("agent leg %+v: want a webrtc leg of call %s for customer %s", leg, callID, tok.CustomerID)
 	}
@@ -146,11 +142,7 @@ func TestBrowserTransferToAgent(t *testing.T) {
 	if l.AnsweredAt == nil || l.EndedAt == nil {
 		t.Fatalf("agent leg %+v lacks answer or end", l)
 	}
-	select {
-	case <-agent.Gone():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the agent's browser was not hung up")
-	}
+	waitGone(t, agent, "the agent's browser was not hung up")
 	// Both legs are on the customer's timeline.
 	calls := 0
 	for _, e := range c.timeline(tok.CustomerID) {
@@ -196,20 +188,12 @@ func TestBrowserTransferNoAnswer(t *testing.T) {
 	tok := c.rtcToken(map[string]any{})
 	customer, callID := goBrowser(t, s.url+"/v1/rtc/calls", tok.Token, http.StatusCreated)
 	defer customer.Close()
-	leg := ringing(t, func() []rcall {
-		var l rlist[rcall]
-		c.must(http.StatusOK, "GET", "/v1/calls?to=agent:bob&status=ringing", nil, &l)
-		return l.Data
-	})
+	leg := agentRinging(t, c, "bob")
 	// Declining is hanging up the ringing leg: the customer's call ends too.
 	c.must(http.StatusOK, "POST", "/v1/calls/"+leg.ID+"/hangup", nil, nil)
 	c.waitCall(leg.ID, "leg canceled", 10*time.Second, func(r rcall) bool { return r.Status == "canceled" })
 	c.waitCall(callID, "customer's call ended", 10*time.Second, func(r rcall) bool { return r.Status == "completed" })
-	select {
-	case <-customer.Gone():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the customer's browser was not hung up")
-	}
+	waitGone(t, customer, "the customer's browser was not hung up")
 }
 
 // An agent calls a customer's browser from the inbox: the widget sees it
@@ -239,11 +223,7 @@ func TestBrowserAgentCallsCustomer(t *testing.T) {
 	if deref(ended.HangupBy) != "agent" {
 		t.Fatalf("hung up by %s, want agent", deref(ended.HangupBy))
 	}
-	select {
-	case <-customer.Gone():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the customer's browser was not hung up")
-	}
+	waitGone(t, customer, "the customer's browser was not hung up")
 }
 
 // A call placed through the API to a browser identity rings the widget;
@@ -285,18 +265,10 @@ func TestBrowserCallsEndOnShutdown(t *testing.T) {
 	tok := c.rtcToken(map[string]any{})
 	customer, callID := goBrowser(t, s.url+"/v1/rtc/calls", tok.Token, http.StatusCreated)
 	hears(t, "the customer hears the greeting", customer, 10)
-	leg := ringing(t, func() []rcall {
-		var l rlist[rcall]
-		c.must(http.StatusOK, "GET", "/v1/calls?to=agent:alice&status=ringing", nil, &l)
-		return l.Data
-	})
+	leg := agentRinging(t, c, "alice")
 
 	s.app.Close()
-	select {
-	case <-customer.Gone():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the customer's browser was not hung up by the shutdown")
-	}
+	waitGone(t, customer, "the customer's browser was not hung up by the shutdown")
 	// Read the calls back through another server on the same database.
 	c2 := otherAPI(t, s, c)
 	if got := c2.call(callID); got.Status != "completed" || deref(got.HangupBy) != "system" {
@@ -338,11 +310,7 @@ func TestBrowserCallLease(t *testing.T) {
 	}
 	c2 := otherAPI(t, s, c)
 	c2.must(http.StatusOK, "POST", "/v1/calls/"+callID+"/hangup", nil, nil)
-	select {
-	case <-customer.Gone():
-	case <-time.After(15 * time.Second):
-		t.Fatal("the browser's line stayed open after a hangup through another server")
-	}
+	waitGone(t, customer, "the browser's line stayed open after a hangup through another server")
 	if got := c.call(callID); got.Status != "completed" || deref(got.HangupBy) != "api" {
 		t.Fatalf("call %s, hung up by %s; want completed by api", got.Status, deref(got.HangupBy))
 	}
@@ -359,4 +327,25 @@ func otherAPI(t *testing.T, s *stack, c *rawClient) *rawClient {
 	c2 := *c
 	c2.base = other.url
 	return &c2
+}
+
+// waitGone waits for b's connection to end (the server hung up), failing
+// with what after 20 s.
+func waitGone(t *testing.T, b *webrtctest.Browser, what string) {
+	t.Helper()
+	select {
+	case <-b.Gone():
+	case <-time.After(20 * time.Second):
+		t.Fatal(what)
+	}
+}
+
+// agentRinging waits for a call ringing agent:<agent>.
+func agentRinging(t *testing.T, c *rawClient, agent string) rcall {
+	t.Helper()
+	return ringing(t, func() []rcall {
+		var l rlist[rcall]
+		c.must(http.StatusOK, "GET", "/v1/calls?to=agent:"+agent+"&status=ringing", nil, &l)
+		return l.Data
+	})
 }
