@@ -25,6 +25,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/bench-lib.sh
 CALLS=${CALLS:-200}
 RAMP=${RAMP:-50}
 TTS=${TTS:-espeak}
@@ -51,12 +52,7 @@ cleanup() {
 	if [ -n "$prof_pid" ] && kill -0 "$prof_pid" 2>/dev/null; then
 		kill "$prof_pid" 2>/dev/null || true
 	fi
-	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null || true
-	fi
+	bench_stop_server
 	if [ "${BENCH_KEEP:-0}" != 1 ]; then
 		scripts/stack.sh stop "$name" >/dev/null 2>&1 || true
 	fi
@@ -65,9 +61,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# make build: with -tags opus where libopus is installed, as `make bench-rtc` builds it.
-[ "$server" != bin/switchboard ] || [ -x bin/switchboard ] || make -s build
-go build -o bin/sbbench ./cmd/sbbench
+bench_build
 if [ "$TTS" = espeak ] && ! command -v espeak-ng >/dev/null 2>&1; then
 	echo "bench-rtc: espeak-ng is not installed (apt-get install espeak-ng): the prompts would be silent" >&2
 	exit 1
@@ -77,13 +71,7 @@ echo "bench-rtc: starting PostgreSQL :$pgport and Redis :$redisport (fsync on) u
 eval "$(scripts/stack.sh start "$name" "$pgport" "$redisport" on)"
 mkdir -p "$dir"
 
-psql=""
-for p in /usr/lib/postgresql/*/bin/psql; do [ -x "$p" ] && psql=$p; done
-[ -n "$psql" ] || psql=$(command -v psql)
-echo "bench-rtc: recreating database switchboard and flushing Redis" >&2
-"$psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -qX \
-	-c "DROP DATABASE IF EXISTS switchboard WITH (FORCE)" -c "CREATE DATABASE switchboard" >&2
-redis-cli -h 127.0.0.1 -p "$redisport" flushall >/dev/null
+bench_fresh_db bench-rtc "$pgport" "$redisport"
 "$server" migrate >&2
 
 umask 077
@@ -104,21 +92,9 @@ SWITCHBOARD_HTTP_ADDR=$addr \
 	SWITCHBOARD_LOG_LEVEL=warn \
 	nice -n "$SERVER_NICE" "$server" serve 2>"$dir/server.log" &
 server_pid=$!
-for i in $(seq 150); do
-	curl -fsS "http://$addr/readyz" >/dev/null 2>&1 && break
-	if ! kill -0 "$server_pid" 2>/dev/null; then
-		echo "bench-rtc: server exited; log follows" >&2
-		cat "$dir/server.log" >&2
-		exit 1
-	fi
-	[ "$i" = 150 ] && { echo "bench-rtc: server not ready after 15 s" >&2; exit 1; }
-	sleep 0.1
-done
+bench_wait_ready bench-rtc "$addr" "$dir/server.log"
 
-# Ask the servers for their ids: the stack's data may live outside .local.
-pgdata=$("$psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -qXAt -c "SHOW data_directory" 2>/dev/null || true)
-pg_pid=$(head -1 "$pgdata/postmaster.pid" 2>/dev/null || echo 0)
-redis_pid=$(redis-cli -h 127.0.0.1 -p "$redisport" info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+bench_stack_pids "$pgport" "$redisport"
 
 rm -f "$dir/sbbench.log"
 if [ "$PPROF_SECONDS" -gt 0 ]; then

@@ -26,6 +26,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/bench-lib.sh
 N=${N:-20000}
 C=${C:-32}
 RATE=${RATE:-1000}
@@ -49,12 +50,7 @@ server_pid=""
 
 cleanup() {
 	local rc=$?
-	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null || true
-	fi
+	bench_stop_server
 	if [ "${BENCH_KEEP:-0}" != 1 ]; then
 		scripts/stack.sh stop bench >/dev/null 2>&1 || true
 	fi
@@ -63,18 +59,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$server" != bin/switchboard ] || [ -x bin/switchboard ] || go build -o bin/switchboard ./cmd/switchboard
-go build -o bin/sbbench ./cmd/sbbench
+bench_build
 
 echo "bench: starting PostgreSQL :$pgport and Redis :$redisport (fsync on) under .local/bench" >&2
 eval "$(scripts/stack.sh start bench "$pgport" "$redisport" on)"
 
-psql=""
-for p in /usr/lib/postgresql/*/bin/psql; do [ -x "$p" ] && psql=$p; done
-[ -n "$psql" ] || psql=$(command -v psql)
-echo "bench: recreating database switchboard and flushing Redis" >&2
-"$psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -qX \
-	-c "DROP DATABASE IF EXISTS switchboard WITH (FORCE)" -c "CREATE DATABASE switchboard" >&2
+bench_fresh_db bench "$pgport" "$redisport"
 for kv in ${BENCH_DB_SETTINGS:-}; do
 	echo "bench: ALTER DATABASE switchboard SET ${kv%%=*} = '${kv#*=}'" >&2
 	"$psql" -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -qX \
@@ -83,7 +73,6 @@ done
 if [ -n "${BENCH_DB_SETTINGS:-}" ]; then
 	BENCH_BUILD="${BENCH_BUILD}; database settings: $BENCH_DB_SETTINGS"
 fi
-redis-cli -h 127.0.0.1 -p "$redisport" flushall >/dev/null
 "$server" migrate >&2
 
 umask 077
@@ -103,19 +92,9 @@ SWITCHBOARD_HTTP_ADDR=$addr \
 	SWITCHBOARD_LOG_LEVEL=warn \
 	"$server" serve --role "$role" 2>"$dir/server.log" &
 server_pid=$!
-for i in $(seq 150); do
-	curl -fsS "http://$addr/readyz" >/dev/null 2>&1 && break
-	if ! kill -0 "$server_pid" 2>/dev/null; then
-		echo "bench: server exited; log follows" >&2
-		cat "$dir/server.log" >&2
-		exit 1
-	fi
-	[ "$i" = 150 ] && { echo "bench: server not ready after 15 s" >&2; exit 1; }
-	sleep 0.1
-done
+bench_wait_ready bench "$addr" "$dir/server.log"
 
-pg_pid=$(head -1 "$dir/pg/postmaster.pid" 2>/dev/null || echo 0)
-redis_pid=$(cat "$dir/redis.pid" 2>/dev/null || echo 0)
+bench_stack_pids "$pgport" "$redisport"
 
 # Give a phase time to drain at a few hundred msg/s before calling it stuck.
 wait=$(( N / 150 > 90 ? N / 150 : 90 ))s
